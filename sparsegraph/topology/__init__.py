@@ -1,0 +1,1 @@
+"""sparsegraph.topology"""
