@@ -88,3 +88,12 @@ def test_unknown_scheme_and_conflicting_sources():
         init_weights(model, "xavier")
     with pytest.raises(UsageError, match="seed or generator"):
         init_weights(model, seed=0, generator=torch.Generator())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_seeded_init_on_cuda_matches_cpu():
+    cpu = init_weights(create_model("resnet20"), "hoang2023", seed=11)
+    gpu = init_weights(create_model("resnet20").cuda(), "hoang2023", seed=11)
+    for key, value in cpu.state_dict().items():
+        assert torch.equal(value, gpu.state_dict()[key].cpu()), key
