@@ -114,3 +114,13 @@ def fake_tinyimagenet(tmp_path: Path) -> Path:
             lines.append(f"{name}\t{wnid}\t0\t0\t63\t63")
     (directory / "val" / "val_annotations.txt").write_text("\n".join(lines) + "\n")
     return tmp_path
+
+
+@pytest.fixture
+def fake_formats():
+    """The helpers and constants above, for tests (conftest is not importable under importlib mode)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(cifar_image=cifar_image, CIFAR_TEST=CIFAR_TEST, write_idx=write_idx, tiny_value=tiny_value,
+                           TINY_WNIDS=TINY_WNIDS, TINY_TRAIN_PER_CLASS=TINY_TRAIN_PER_CLASS,
+                           TINY_VAL_PER_CLASS=TINY_VAL_PER_CLASS)
