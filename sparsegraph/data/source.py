@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from sparsegraph.errors import DatasetError
@@ -53,14 +54,15 @@ class FileSource:
 
     def read(self, indices: torch.Tensor) -> torch.Tensor:
         """uint8 images [len(indices), C, H, W], decoded now."""
-        from torchvision.io import ImageReadMode, decode_image
+        from PIL import Image, UnidentifiedImageError
 
         out = torch.empty((len(indices), *self.shape), dtype=torch.uint8)
         for slot, index in enumerate(indices.tolist()):
             path = self.paths[index]
             try:
-                image = decode_image(str(path), mode=ImageReadMode.RGB)
-            except (OSError, RuntimeError) as error:
+                with Image.open(path) as file:
+                    image = torch.from_numpy(np.array(file.convert("RGB"))).permute(2, 0, 1)
+            except (OSError, UnidentifiedImageError) as error:
                 raise DatasetError(f"cannot decode image {path}: {error}") from None
             if tuple(image.shape) != self.shape:
                 raise DatasetError(f"image {path} has shape {tuple(image.shape)}, expected {self.shape}")
