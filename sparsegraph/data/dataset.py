@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from sparsegraph.data.registry import DatasetInfo
 from sparsegraph.data.source import ArraySource, FileSource
-from sparsegraph.data.transforms import crop_flip, normalize
+from sparsegraph.data.transforms import normalize
 from sparsegraph.utils import derive_seed
 
 
@@ -44,6 +45,8 @@ class ImageDataset(Dataset):
         self.std = std
         self.seed = seed
         self.epoch = 0
+        self._mean = torch.tensor(mean, dtype=torch.float32)
+        self._std = torch.tensor(std, dtype=torch.float32)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -58,18 +61,22 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, position: int) -> tuple[torch.Tensor, int]:
         index = self.indices[[position]]
-        images = self.source.read(index)
+        image = self.source.read(index)[0]
         if self.augment:
-            images = self._augment(images, int(index[0]))
-        x = normalize(images, self.info.pixel_max, self.mean, self.std)[0]
-        return x, int(self.source.labels[index[0]])
+            image = self._augment(image, int(index[0]))
+        return normalize(image, self.info.pixel_max, self._mean, self._std), int(self.source.labels[index[0]])
 
-    def _augment(self, images: torch.Tensor, index: int) -> torch.Tensor:
+    def _augment(self, image: torch.Tensor, index: int) -> torch.Tensor:
+        """One image's crop + flip, the same operation as :func:`crop_flip`; plain slicing is ~10x faster
+        than its batched gather for a single image."""
         padding = self.info.crop_padding
         size = 2 * padding + 1
         draw = derive_seed(self.seed, "augment", self.epoch, index)
         top, left, flip = draw % size, (draw // size) % size, (draw // size**2) % 2
-        return crop_flip(images, torch.tensor([top]), torch.tensor([left]), torch.tensor([bool(flip)]), padding)
+        _, height, width = image.shape
+        padded = F.pad(image, (padding, padding, padding, padding))
+        crop = padded[:, top : top + height, left : left + width]
+        return crop.flip(-1) if flip else crop
 
     def raw_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All items unaugmented: raw uint8 images [N, C, H, W] (values up to ``info.pixel_max``) and
@@ -79,4 +86,4 @@ class ImageDataset(Dataset):
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """All items unaugmented and normalised: float32 images [N, C, H, W] and int64 labels [N]."""
         images, labels = self.raw_tensors()
-        return normalize(images, self.info.pixel_max, self.mean, self.std), labels
+        return normalize(images, self.info.pixel_max, self._mean, self._std), labels

@@ -11,11 +11,15 @@ import torch
 import torch.nn.functional as F
 
 
-def normalize(images: torch.Tensor, pixel_max: float, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """float32 ``(images / pixel_max - mean) / std`` per channel, for images [N, C, H, W] (or [C, H, W])."""
+def normalize(images: torch.Tensor, pixel_max: float, mean: Sequence[float] | torch.Tensor,
+              std: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    """float32 ``(images / pixel_max - mean) / std`` per channel, for images [N, C, H, W] (or [C, H, W]).
+
+    ``mean`` and ``std`` may be float32 tensors on the images' device (reused without a copy).
+    """
     shape = (-1, 1, 1)
-    mean_t = torch.tensor(mean, dtype=torch.float32, device=images.device).view(shape)
-    std_t = torch.tensor(std, dtype=torch.float32, device=images.device).view(shape)
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=images.device).view(shape)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=images.device).view(shape)
     return (images.to(torch.float32) / pixel_max - mean_t) / std_t
 
 
