@@ -20,7 +20,6 @@ from sparsegraph.data.tinyimagenet import read_tinyimagenet
 from sparsegraph.errors import DatasetError, UsageError
 
 SPLITS = ("train", "val", "test")
-NORMALIZATIONS = ("standard", "seed")
 
 
 def _digits_split(split: str, val_split: int | None) -> tuple[ArraySource, torch.Tensor]:
@@ -56,7 +55,8 @@ def _select(info: DatasetInfo, split: str, root, download: bool,
     """The source holding ``split`` and the positions of its items in it."""
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-    if val_split is not None and (isinstance(val_split, bool) or not isinstance(val_split, int) or val_split < 0):
+    if val_split is not None and (isinstance(val_split, bool) or not isinstance(val_split, (int, np.integer))
+                                  or val_split < 0):
         raise UsageError(f"val_split must be a non-negative integer or None, got {val_split!r}")
     if info.folder is None:
         return _digits_split(split, val_split)

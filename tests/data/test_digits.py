@@ -41,7 +41,7 @@ def test_split_is_reproduced_by_the_build_script():
     arrays = read_digits()
     for made, stored in zip(make_digits.make_split(arrays["labels"]), (arrays["train"], arrays["val"], arrays["test"])):
         assert np.array_equal(made, stored)
-    rest, test = stratified_split(arrays["labels"], 359)
+    _, test = stratified_split(arrays["labels"], 359)
     assert np.array_equal(test, arrays["test"])
 
 
