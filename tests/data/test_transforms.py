@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -48,3 +49,17 @@ def test_random_crop_flip_uses_only_its_generator():
     flip = torch.randint(0, 2, (64,), generator=generator).bool()
     assert torch.equal(first, crop_flip(images, top, left, flip, 2))
     assert 0 < int(flip.sum()) < 64 and len(set(top.tolist())) == 5
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_transforms_on_cuda_match_cpu():
+    images = _images(n=32)
+    generator = make_generator(5, device="cuda")
+    out = random_crop_flip(images.cuda(), 2, generator)
+    generator = make_generator(5, device="cuda")
+    top, left = (torch.randint(0, 5, (32,), generator=generator, device="cuda") for _ in range(2))
+    flip = torch.randint(0, 2, (32,), generator=generator, device="cuda").bool()
+    assert out.is_cuda and torch.equal(out.cpu(), crop_flip(images, top.cpu(), left.cpu(), flip.cpu(), 2))
+    assert torch.allclose(normalize(out, 255, (0.5, 0.5), (0.2, 0.2)).cpu(),
+                          normalize(out.cpu(), 255, (0.5, 0.5), (0.2, 0.2)))
