@@ -38,9 +38,16 @@ def _suffix(path: str | os.PathLike) -> str:
     return suffix
 
 
-def _first_line(exc: BaseException) -> str:
+_WEIGHTS_ONLY_CAUSE = "WeightsUnpickler error:"
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause of a reader failure in one short sentence (torch's messages run over many lines)."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    if _WEIGHTS_ONLY_CAUSE in text:  # torch.load(weights_only=True): keep the cause, drop the advice
+        text = text.split(_WEIGHTS_ONLY_CAUSE, 1)[1].strip()
+    line = text.splitlines()[0].strip() if text else type(exc).__name__
+    return line.split(". ")[0].rstrip(".")
 
 
 def read_mask_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str], list[str]]:
@@ -67,8 +74,9 @@ def read_mask_file(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, s
     except MaskError:
         raise
     except Exception as exc:  # every reader failure (bad zip, pickle, header) is a bad file
-        raise MaskError(f"{path}: cannot read the mask file (corrupt, truncated or not a {suffix} file): "
-                        f"{_first_line(exc)}") from exc
+        why = ("corrupt, truncated, or holding objects that torch.load(weights_only=True) refuses"
+               if suffix in TORCH_SUFFIXES else f"corrupt, truncated or not a {suffix} file")
+        raise MaskError(f"{path}: cannot read the mask file ({why}): {_reason(exc)}") from exc
     entries, ignored = _prune_state_dict_masks(entries)
     if not entries:
         raise MaskError(f"{path}: the file holds no masks")
