@@ -87,6 +87,6 @@ def _why_unknown(name: str, model: nn.Module, maskable: Mapping[str, Tensor]) ->
         kinds = " or ".join(cls.__name__ for cls in MASKABLE_MODULES)
         return (f"is a parameter of {type(owner).__name__}, not a maskable weight "
                 f"(only {kinds} weights are masked)")
-    close = difflib.get_close_matches(name, list(maskable), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name, list(maskable), n=3, cutoff=0.8)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return f"is not a maskable parameter of the model ({len(maskable)} maskable weights){hint}"
