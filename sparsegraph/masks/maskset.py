@@ -9,6 +9,7 @@ from typing import Any, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import prune
 
 from sparsegraph.errors import MaskError
 from sparsegraph.masks.fingerprint import mask_fingerprint, model_fingerprint
@@ -253,8 +254,6 @@ class MaskSet(Mapping[str, Tensor]):
                 weight = weights[name]
                 mask = mask.to(weight.device)
                 if reparametrize:
-                    from torch.nn.utils import prune
-
                     prune.custom_from_mask(model.get_submodule(name.rpartition(".")[0]), "weight", mask)
                 else:
                     weight.masked_fill_(~mask, 0)

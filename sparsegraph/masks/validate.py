@@ -39,8 +39,8 @@ def to_bool_mask(name: str, value: Any, source: str | None = None) -> Tensor:
     if value.layout != torch.strided:
         value = value.to_dense()
     value = value.detach().cpu()
-    if value.dtype == torch.bool:
-        return value.contiguous()
+    if value.dtype == torch.bool:  # a copy: later in-place changes to the caller's tensor must not leak in
+        return value.clone(memory_format=torch.contiguous_format)
     if value.is_complex():
         raise MaskError(f"{where}: mask has dtype {value.dtype}, expected bool or 0/1 numbers")
     if value.is_floating_point() and bool(torch.isnan(value).any()):

@@ -38,3 +38,10 @@ def test_check_fits_top_level_module():
         check_fits({"bias": torch.ones(2, dtype=torch.bool)}, nn.Linear(3, 2))
     with pytest.raises(MaskError, match=r"is not a maskable parameter of the model \(0 maskable weights\)$"):
         check_fits({"scale": torch.ones(2, dtype=torch.bool)}, nn.LayerNorm(2))
+
+
+def test_to_bool_mask_copies_bool_input():
+    source = torch.tensor([True, False])
+    mask = to_bool_mask("w", source)
+    source[1] = True
+    assert mask.tolist() == [True, False]
