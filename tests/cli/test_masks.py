@@ -132,3 +132,19 @@ def test_real_model_spec_from_a_python_file(mask_file):
     result = run(path, "--model", f"{NETS}:make_net", "--num-classes", "5", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["model"]["dense_parameters"] == ["block.0.weight"]
+
+
+def test_zoo_model(tmp_path):
+    from sparsegraph.masks import maskable_parameters
+
+    gen = torch.Generator().manual_seed(0)
+    weights = maskable_parameters(sparsegraph.models.create_model("mlp", num_classes=10))
+    masks = MaskSet({name: torch.rand(w.shape, generator=gen) < 0.1 for name, w in weights.items()})
+    path = masks.save(tmp_path / "mlp.safetensors")
+    result = run(path, "--model", "mlp", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model"]["dense_parameters"] == []
+    wrong = run(path, "--model", "lenet5")
+    assert wrong.exit_code == 3
+    assert wrong.stderr.startswith(f"Error: {path}: parameter '{next(iter(masks))}': ")
+    assert wrong.stderr.count("\n") == 1
