@@ -25,9 +25,8 @@ def maskable_parameters(model: nn.Module) -> dict[str, Tensor]:
     for module_name, module in model.named_modules():
         if not isinstance(module, MASKABLE_MODULES):
             continue
-        weight = module._parameters.get("weight")
-        if weight is None:
-            weight = module._parameters.get("weight_orig")
+        own = dict(module.named_parameters(recurse=False))
+        weight = own.get("weight", own.get("weight_orig"))
         if weight is not None:
             params[parameter_name(module_name)] = weight
     return params

@@ -116,13 +116,14 @@ class MaskSet(Mapping[str, Tensor]):
         found: dict[str, Any] = {}
         ignored: list[str] = []
         for module_name, module in model.named_modules():
-            for buffer_name, buffer in module._buffers.items():
-                if buffer is None or not buffer_name.endswith(PRUNE_MASK_SUFFIX):
+            own_params = dict(module.named_parameters(recurse=False))
+            for buffer_name, buffer in module.named_buffers(recurse=False):
+                if not buffer_name.endswith(PRUNE_MASK_SUFFIX):
                     continue
                 param = buffer_name[: -len(PRUNE_MASK_SUFFIX)]
                 if param == "weight" and isinstance(module, MASKABLE_MODULES):
                     found[parameter_name(module_name)] = buffer
-                elif f"{param}_orig" in module._parameters:
+                elif f"{param}_orig" in own_params:
                     ignored.append(parameter_name(module_name, buffer_name))
         if ignored:
             warnings.warn(f"{source}: ignored the prune masks {', '.join(ignored)}: only Conv2d and Linear "
