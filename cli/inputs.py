@@ -54,7 +54,7 @@ def load_model_and_masks(model_spec: str, checkpoint: str | None, num_classes: i
     if masks_path is not None:
         masks = MaskSet.load(masks_path)
         masks.check_fits(model, source=masks_path)
-        return model, masks
+        return model, masks.in_model_order(model)
     masks = MaskSet.from_model(model, infer_from_zeros=masks_from_zeros)
     if masks is None or len(masks) == 0:
         warnings.warn("no masks given: measuring the dense model", stacklevel=2)

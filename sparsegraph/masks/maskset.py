@@ -238,6 +238,19 @@ class MaskSet(Mapping[str, Tensor]):
             warnings.warn(f"{source or 'masks'}: made for another model (model fingerprint {stored}, this model "
                           f"{expected}); every name and shape fits, so the masks are used", stacklevel=2)
 
+    def in_model_order(self, model: nn.Module) -> MaskSet:
+        """The same masks listed in ``model``'s MaskSet order (``named_parameters()`` order).
+
+        Files from other tools may list parameters in another order (safetensors sorts its keys);
+        the global flat index of the pruning code follows MaskSet order.
+
+        Raises:
+            MaskError: as :meth:`check_fits`.
+        """
+        self.check_fits(model)
+        ordered = {name: self._masks[name] for name in maskable_parameters(model) if name in self._masks}
+        return MaskSet._trusted(ordered, self.metadata, self.source)
+
     def apply(self, model: nn.Module, reparametrize: bool = False) -> nn.Module:
         """Apply the masks to ``model`` (after :meth:`check_fits`) and return it.
 

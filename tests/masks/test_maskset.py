@@ -262,3 +262,12 @@ def test_check_fits_warns_on_a_foreign_model_fingerprint(net, make_net):
 
 def test_shapes_fixture_matches_the_test_net(net, shapes):
     assert {n: tuple(p.shape) for n, p in net.named_parameters() if n in shapes} == shapes
+
+
+def test_in_model_order(net):
+    masks = MaskSet({"fc.weight": torch.ones(5, 6), "conv1.weight": torch.ones(4, 3, 3, 3)}, {"seed": 1})
+    ordered = masks.in_model_order(net)
+    assert list(ordered) == ["conv1.weight", "fc.weight"] and ordered.metadata == {"seed": 1}
+    assert all(torch.equal(ordered[n], masks[n]) for n in masks)
+    with pytest.raises(MaskError, match="shape"):
+        MaskSet({"fc.weight": torch.ones(6, 5)}).in_model_order(net)
