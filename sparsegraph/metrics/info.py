@@ -75,7 +75,7 @@ class MetricInfo:
             "higher_is_better": self.higher_is_better,
             "units": self.units,
             "conventions": list(self.conventions),
-            "options": {k: _jsonable(v) for k, v in self.options.items()},
+            "options": {k: jsonable(v) for k, v in self.options.items()},
             "aggregate": self.aggregate if isinstance(self.aggregate, str) else dict(self.aggregate),
             "description": self.description,
             "source": self.source,
@@ -83,11 +83,16 @@ class MetricInfo:
         }
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+def jsonable(value: Any) -> Any:
+    """``value`` as JSON-ready data: tuples become lists, non-finite floats and other objects strings."""
+    if value is None or isinstance(value, (bool, int, str)):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
     return str(value)
 
 
