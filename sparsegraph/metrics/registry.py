@@ -243,6 +243,10 @@ def _entry(name: str) -> _Entry:
     for e in entries:
         if e.info.name == name:
             return e
+    members = [e.info.name for e in entries if e.info.family == name]
+    if members:
+        raise UnknownMetricError(f"{name!r} is a metric family, not a metric; expected one of: "
+                                 + ", ".join(members))
     raise _unknown(name, entries)
 
 
