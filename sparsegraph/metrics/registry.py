@@ -343,8 +343,10 @@ def compute_detailed(name: str, target: Any, **options: Any) -> MetricResult:
     info = entry.info
     check_target(info, target)
     resolved = resolve_options(info, options)
-    if info.requires_weights and info.scope != "network" and not target.attrs.get("weighted", False):
-        raise MetricError(f"metric {info.name} requires weights; the graph was built from a mask only")
+    if info.requires_weights and info.scope != "network":
+        if not target.attrs.get("weighted", False):
+            raise MetricError(f"metric {info.name} requires weights; the graph was built from a mask only")
+        require_finite_weights(target)
     result = as_result(info.name, entry.func(target, **resolved))
     if result.status == "error":
         raise MetricError(result.reason or f"metric {info.name} failed")
@@ -367,6 +369,22 @@ def compute(name: str, target: Any, **options: Any) -> float | None:
         0.75
     """
     return compute_detailed(name, target, **options).value
+
+
+def require_finite_weights(graph: Any) -> None:
+    """Raise ``MetricError: non-finite weights in layer <name>`` if a weight of ``graph`` is NaN or ±inf.
+
+    The registry checks this for metrics with ``requires_weights``; metrics that use weights optionally
+    (e.g. the iclr2023 support) call it themselves before reading them.
+    """
+    import numpy as np
+
+    if not graph.attrs.get("weighted", False):
+        return
+    bad = np.flatnonzero(~np.isfinite(graph.arrays.signed_weight))
+    if bad.size:
+        layer = graph.edge_sets[int(graph.arrays.edge_set[bad[0]])].name
+        raise MetricError(f"non-finite weights in layer {layer}")
 
 
 def as_result(name: str, raw: Any) -> MetricResult:

@@ -240,3 +240,13 @@ def test_real_registry_contains_density_first():
     infos = list_metrics()
     assert infos[0].name == "density" and infos[0].family == "density"
     assert infos[0].aggregate == "ratio"
+
+
+def test_non_finite_weights_fail_metrics_that_require_weights(empty_registry):
+    _register("mine.weighted", lambda g: float(g.arrays.weight.sum()), requires_weights=True)
+    weight = torch.ones(3, 3)
+    weight[1, 1] = float("nan")
+    graph = sg.bipartite(torch.eye(3, dtype=torch.bool), weight=weight, name="fc")
+    with pytest.raises(MetricError) as err:
+        compute("mine.weighted", graph)
+    assert str(err.value) == "non-finite weights in layer fc"
