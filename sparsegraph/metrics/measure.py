@@ -159,7 +159,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
         raise ValueError(f"topo_encoding {topo_encoding!r} is not valid; expected one of: "
                          + ", ".join(_TOPO_ENCODINGS))
     infos = resolve(metrics)
-    family_convention_kwargs = {k: options.pop(k) for k in list(options) if _CONVENTION_KWARG.match(k)}
+    family_convention_kwargs = {_CONVENTION_KWARG.match(k).group(1): options.pop(k)
+                                for k in list(options) if _CONVENTION_KWARG.match(k)}
     conventions = route_conventions(infos, convention, family_convention_kwargs)
     metric_options = _route_options(infos, options, conventions, input_shape)
 
