@@ -133,6 +133,7 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             warning). A selected layer without a mask is dense.
         metrics: metric and family names (a list or a comma-separated string).
         input_shape: ``(C, H, W)``; needed by network- and graph-scope metrics, and for the trace order.
+            Defaults to the model's ``input_shape`` attribute (zoo and torchvision models carry one).
         include, exclude: fnmatch patterns, or ``re:`` regexes (full match), on layer names.
         convention: a bare value, routed to every selected family that accepts it (``iclr2023`` goes to
             ``ramanujan`` and ``spectral``), ``"family=value,family=value"``, or a mapping family -> value.
@@ -162,11 +163,12 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
     family_convention_kwargs = {_CONVENTION_KWARG.match(k).group(1): options.pop(k)
                                 for k in list(options) if _CONVENTION_KWARG.match(k)}
     conventions = route_conventions(infos, convention, family_convention_kwargs)
-    metric_options = _route_options(infos, options, conventions, input_shape)
-
     model, spec = _resolve_model(model, model_spec)
-    masks, masks_header = _resolve_masks(masks)
+    if input_shape is None:  # zoo and torchvision models carry their default input shape
+        input_shape = getattr(model, "input_shape", None)
     shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
+    metric_options = _route_options(infos, options, conventions, shape)
+    masks, masks_header = _resolve_masks(masks)
     notes: list[str] = []
     layers = select_layers(model, shape, include, exclude, notes)
 
