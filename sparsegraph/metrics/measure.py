@@ -124,7 +124,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             metrics: str | Iterable[str], input_shape: Iterable[int] | None = None, *,
             include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
             convention: str | Mapping[str, str] | None = None, aggregate: str = "auto",
-            topo_encoding: str = "mge", model_spec: str | None = None, **options: Any) -> MeasureResult:
+            topo_encoding: str = "mge", device: str | torch.device | None = None, model_spec: str | None = None,
+            masks_path: str | os.PathLike | None = None, **options: Any) -> MeasureResult:
     """Measure a (pruned) model with registry metrics.
 
     Args:
@@ -142,7 +143,10 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             ``mean``, ``none`` for every layer-scope metric.
         topo_encoding: graph-scope metrics run on the ``mge`` graph (one network row), or layer-wise on
             ``rolled``, ``rolled-channel`` or ``unrolled`` layer graphs (layer rows, no network row).
+        device: where metrics that take a ``device`` option compute (None: each metric's default); the
+            others ignore it.
         model_spec: the SPEC to record when ``model`` is an object.
+        masks_path: the file ``masks`` came from, to record when ``masks`` is a mapping.
         **options: metric options, each passed to the selected metrics that declare it
             (e.g. ``solver="dense"``, ``device="cuda"``).
 
@@ -168,7 +172,11 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
         input_shape = getattr(model, "input_shape", None)
     shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
     metric_options = _route_options(infos, options, conventions, shape)
-    masks, masks_header = _resolve_masks(masks)
+    if device is not None:
+        for info in infos:
+            if "device" in info.options:
+                metric_options[info.name]["device"] = str(device)
+    masks, masks_header = _resolve_masks(masks, masks_path)
     notes: list[str] = []
     layers = select_layers(model, shape, include, exclude, notes)
 
@@ -191,6 +199,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
                      "input_shape": list(shape) if shape is not None else None})
     if any(i.scope == "graph" for i in infos):
         recorded["topo_encoding"] = topo_encoding
+    if device is not None:
+        recorded["device"] = str(device)
     recorded.update({k: jsonable(v) for k, v in options.items()})
     return MeasureResult(model=spec, masks=masks_header, options=recorded, layers=[n for n, _ in layers],
                          rows=run.rows, notes=notes, details=run.details)
@@ -282,8 +292,8 @@ def _resolve_model(model: nn.Module | str, model_spec: str | None) -> tuple[nn.M
     return model, model_spec or f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _resolve_masks(masks: Any) -> tuple[Mapping[str, torch.Tensor] | None, dict[str, Any] | None]:
-    path = None
+def _resolve_masks(masks: Any, path: str | os.PathLike | None
+                   ) -> tuple[Mapping[str, torch.Tensor] | None, dict[str, Any] | None]:
     if isinstance(masks, (str, os.PathLike)):
         from sparsegraph.masks import MaskSet
 
@@ -301,7 +311,8 @@ def _resolve_masks(masks: Any) -> tuple[Mapping[str, torch.Tensor] | None, dict[
     else:
         numel = sum(m.numel() for m in masks.values())
         density = float(sum(int(torch.count_nonzero(m)) for m in masks.values()) / numel) if numel else None
-    path = path if path is not None else getattr(masks, "path", None)
+    if path is None:  # a MaskSet loaded from a file knows it
+        path = getattr(masks, "source", None)
     return masks, {"path": None if path is None else str(path), "fingerprint": fingerprint, "density": density}
 
 
