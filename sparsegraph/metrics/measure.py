@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
-from sparsegraph.errors import MaskError, MetricError, SparsegraphError
+from sparsegraph.errors import MaskError, MetricError, SparsegraphError, UsageError
 from sparsegraph.metrics.aggregation import aggregate_results
 from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
@@ -159,9 +159,9 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             matches no layer.
     """
     if aggregate not in _AGGREGATE_CHOICES:
-        raise ValueError(f"aggregate {aggregate!r} is not valid; expected one of: {', '.join(_AGGREGATE_CHOICES)}")
+        raise UsageError(f"aggregate {aggregate!r} is not valid; expected one of: {', '.join(_AGGREGATE_CHOICES)}")
     if topo_encoding not in _TOPO_ENCODINGS:
-        raise ValueError(f"topo_encoding {topo_encoding!r} is not valid; expected one of: "
+        raise UsageError(f"topo_encoding {topo_encoding!r} is not valid; expected one of: "
                          + ", ".join(_TOPO_ENCODINGS))
     infos = resolve(metrics)
     family_convention_kwargs = {_CONVENTION_KWARG.match(k).group(1): options.pop(k)
@@ -242,13 +242,13 @@ def route_conventions(infos: list[MetricInfo], convention: str | Mapping[str, st
         accepting = [f for f, members in families.items() if any(value in m.conventions for m in members)]
         if not accepting:
             offered = sorted({c for members in families.values() for m in members for c in m.conventions})
-            raise ValueError(f"convention {value!r} is not valid for any selected metric; expected one of: "
+            raise UsageError(f"convention {value!r} is not valid for any selected metric; expected one of: "
                              + (", ".join(offered) if offered else "(the selected metrics take no convention)"))
         for family in accepting:
             chosen[family] = value
     for family, value in explicit.items():
         if family not in families:
-            raise ValueError(f"convention {family}={value}: no selected metric of family {family!r} takes a "
+            raise UsageError(f"convention {family}={value}: no selected metric of family {family!r} takes a "
                              "convention")
         chosen[family] = value
     out = {}
@@ -266,7 +266,7 @@ def _route_options(infos: list[MetricInfo], options: Mapping[str, Any], conventi
     declared = {key for info in infos for key in info.options}
     unknown = [key for key in options if key not in declared]
     if unknown:
-        raise ValueError(f"option {unknown[0]!r} is not valid for any selected metric; they accept: "
+        raise UsageError(f"option {unknown[0]!r} is not valid for any selected metric; they accept: "
                          + (", ".join(sorted(declared)) or "no options"))
     routed = {}
     for info in infos:
@@ -329,12 +329,12 @@ def select_layers(model: nn.Module, input_shape: tuple[int, ...] | None, include
     include = list(include or [])
     for pattern in include:
         if not any(_matches(pattern, n) for n in names):
-            raise ValueError(f"include pattern {pattern!r} matches no Conv2d/Linear layer of the model")
+            raise UsageError(f"include pattern {pattern!r} matches no Conv2d/Linear layer of the model")
     if include:
         names = [n for n in names if any(_matches(p, n) for p in include)]
     names = [n for n in names if not any(_matches(p, n) for p in (exclude or []))]
     if not names:
-        raise ValueError("no Conv2d or Linear layer left to measure (check include/exclude)")
+        raise UsageError("no Conv2d or Linear layer left to measure (check include/exclude)")
     return [(n, modules[n]) for n in names]
 
 

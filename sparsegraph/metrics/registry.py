@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
-from sparsegraph.errors import MetricError, MetricRegistrationError, UnknownMetricError
+from sparsegraph.errors import MetricError, MetricRegistrationError, UnknownMetricError, UsageError
 from sparsegraph.metrics.info import AGGREGATES, ENCODINGS, SCOPES, MetricInfo, MetricResult
 
 # Modules that register the built-in metrics on import, in any order (listing order comes from
@@ -297,14 +297,14 @@ def resolve_options(info: MetricInfo, options: Mapping[str, Any]) -> dict[str, A
     for key, value in options.items():
         if key == "convention":
             if not info.conventions:
-                raise ValueError(f"convention {value!r} is not valid for {info.name}; it takes no convention")
+                raise UsageError(f"convention {value!r} is not valid for {info.name}; it takes no convention")
             if value not in info.conventions:
-                raise ValueError(f"convention {value!r} is not valid for {info.name}; expected one of: "
+                raise UsageError(f"convention {value!r} is not valid for {info.name}; expected one of: "
                                  + ", ".join(info.conventions))
         elif key not in info.options:
             accepted = list(info.default_options())
             expected = "expected one of: " + ", ".join(accepted) if accepted else "it takes no options"
-            raise ValueError(f"option {key!r} is not valid for {info.name}; {expected}")
+            raise UsageError(f"option {key!r} is not valid for {info.name}; {expected}")
         resolved[key] = value
     return resolved
 
