@@ -239,10 +239,13 @@ def get_info(name: str) -> MetricInfo:
 
 
 def _entry(name: str) -> _Entry:
+    from sparsegraph.metrics.plugins import ensure_discovered
+
+    ensure_discovered()
+    entry = _REGISTRY.get(name)
+    if entry is not None:
+        return entry
     entries = _entries()
-    for e in entries:
-        if e.info.name == name:
-            return e
     members = [e.info.name for e in entries if e.info.family == name]
     if members:
         raise UnknownMetricError(f"{name!r} is a metric family, not a metric; expected one of: "
