@@ -177,14 +177,16 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             if "device" in info.options:
                 metric_options[info.name]["device"] = str(device)
     masks, masks_header = _resolve_masks(masks, masks_path)
+    if masks is not None:
+        _check_masks_fit(model, masks)
     notes: list[str] = []
     layers = select_layers(model, shape, include, exclude, notes)
 
     run = _Run(model, masks, shape, layers, metric_options)
+    forced = None if aggregate == "auto" else aggregate
     with metric_cache():
         run.prepare([i for i in infos if i.scope == "layer"])
         for info in infos:
-            forced = None if aggregate == "auto" else aggregate
             if info.scope == "layer":
                 run.layer_metric(info, forced)
             elif info.scope == "network":
@@ -192,9 +194,7 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             else:
                 run.graph_metric(info, topo_encoding)
 
-    recorded: dict[str, Any] = {}
-    for family, value in conventions.items():
-        recorded["convention" if family in _SHARED_CONVENTION_FAMILIES else f"{family}_convention"] = value
+    recorded = _recorded_conventions(conventions)
     recorded.update({"aggregate": aggregate, "include": list(include or []), "exclude": list(exclude or []),
                      "input_shape": list(shape) if shape is not None else None})
     if any(i.scope == "graph" for i in infos):
@@ -260,6 +260,16 @@ def route_conventions(infos: list[MetricInfo], convention: str | Mapping[str, st
     return out
 
 
+def _recorded_conventions(conventions: Mapping[str, str]) -> dict[str, Any]:
+    """``options.convention`` for ramanujan/spectral (when they agree), ``options.<family>_convention`` else."""
+    shared = {conventions[f] for f in _SHARED_CONVENTION_FAMILIES if f in conventions}
+    recorded: dict[str, Any] = {}
+    for family, value in conventions.items():
+        key = "convention" if family in _SHARED_CONVENTION_FAMILIES and len(shared) == 1 else f"{family}_convention"
+        recorded[key] = value
+    return recorded
+
+
 def _route_options(infos: list[MetricInfo], options: Mapping[str, Any], conventions: Mapping[str, str],
                    input_shape: Iterable[int] | None) -> dict[str, dict[str, Any]]:
     """The options given to each metric: the measure-level ones it declares, plus its convention."""
@@ -316,6 +326,18 @@ def _resolve_masks(masks: Any, path: str | os.PathLike | None
     return masks, {"path": None if path is None else str(path), "fingerprint": fingerprint, "density": density}
 
 
+def _check_masks_fit(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
+    """Every mask names a parameter of ``model`` and has its shape (else a mask for another model would
+    silently leave every layer dense)."""
+    params = dict(model.named_parameters())
+    for name, mask in masks.items():
+        if name not in params:
+            raise MaskError(f"mask {name!r} matches no parameter of the model")
+        if tuple(mask.shape) != tuple(params[name].shape):
+            raise MaskError(f"mask {name!r} has shape {tuple(mask.shape)}, but the parameter has "
+                            f"{tuple(params[name].shape)}")
+
+
 def select_layers(model: nn.Module, input_shape: tuple[int, ...] | None, include: Iterable[str] | None,
                   exclude: Iterable[str] | None, notes: list[str]) -> list[tuple[str, nn.Module]]:
     """Every ``Conv2d`` and ``Linear`` of ``model`` in trace order, filtered by include/exclude.
@@ -369,9 +391,6 @@ def _layer_graph(name: str, module: nn.Module, masks: Mapping[str, torch.Tensor]
     mask = None if masks is None else masks.get(f"{name}.weight")
     if mask is None:
         mask = torch.ones(weight.shape, dtype=torch.bool)
-    if tuple(mask.shape) != tuple(weight.shape):
-        raise MaskError(f"mask '{name}.weight' has shape {tuple(mask.shape)}, but the parameter has "
-                        f"{tuple(weight.shape)}")
     return bipartite(mask.detach().cpu(), weight=weight.cpu(), name=name)
 
 

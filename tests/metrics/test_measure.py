@@ -358,3 +358,16 @@ def test_mask_of_the_wrong_shape_is_bad_input(scratch_registry):
     masks["4.weight"] = torch.ones(5, 63, dtype=torch.bool)
     with pytest.raises(MaskError, match=r"mask '4.weight' has shape \(5, 63\), but the parameter has \(5, 64\)"):
         measure(model, masks, "density")
+    masks["4.weight"] = torch.ones(5, 64, dtype=torch.bool)
+    masks["module.0.weight"] = masks.pop("0.weight")  # e.g. saved from a DataParallel model
+    with pytest.raises(MaskError, match="mask 'module.0.weight' matches no parameter of the model"):
+        measure(model, masks, "density", include=["4"])
+
+
+def test_differing_ramanujan_and_spectral_conventions_are_both_recorded(empty_registry, as_builtin):
+    for name in ("ramanujan.delta_r", "spectral.mu0"):
+        register_metric(as_builtin(lambda g, convention: 1.0), name=name, scope="layer", encoding="rolled",
+                        conventions=("neurips2023", "iclr2023"), description="x")
+    options = measure(*_net(), "ramanujan,spectral", convention="ramanujan=iclr2023").options
+    assert (options["ramanujan_convention"], options["spectral_convention"]) == ("iclr2023", "neurips2023")
+    assert "convention" not in options
