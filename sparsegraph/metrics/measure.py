@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
-from sparsegraph.errors import MetricError, SparsegraphError, UsageError
+from sparsegraph.errors import BadInputError, MetricError, SparsegraphError, UsageError
 from sparsegraph.metrics.aggregation import aggregate_results
 from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
@@ -334,6 +334,9 @@ def select_layers(model: nn.Module, input_shape: tuple[int, ...] | None, include
     modules = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     order = _trace_order(model, input_shape, notes)
     names = [n for n in order if n in modules] if order is not None else list(modules)
+    untraced = [n for n in modules if n not in names]
+    if untraced:
+        notes.append(f"not measured (never called in the traced forward): {', '.join(untraced)}")
     include = list(include or [])
     for pattern in include:
         if not any(_matches(pattern, n) for n in names):
@@ -358,7 +361,7 @@ def _trace_order(model: nn.Module, input_shape: tuple[int, ...] | None, notes: l
         return None
     try:
         topo = trace(model, input_shape)
-    except SparsegraphError as exc:
+    except BadInputError as exc:  # unsupported operations: layer metrics still apply
         notes.append(f"layer order: module registration order (the model could not be traced: {exc})")
         return None
     return [layer.name for layer in topo.layers]

@@ -375,3 +375,29 @@ def test_differing_ramanujan_and_spectral_conventions_are_both_recorded(empty_re
     options = measure(*_net(), "ramanujan,spectral", convention="ramanujan=iclr2023").options
     assert (options["ramanujan_convention"], options["spectral_convention"]) == ("iclr2023", "neurips2023")
     assert "convention" not in options
+
+
+def test_layers_the_trace_never_calls_are_noted(scratch_registry, monkeypatch):
+    import sparsegraph.topology as topology
+
+    def fake_trace(model, input_shape):
+        return types.SimpleNamespace(layers=[types.SimpleNamespace(name=n) for n in ("0", "4")])
+
+    monkeypatch.setattr(topology, "trace", fake_trace, raising=False)
+    result = measure(*_net(), "density", input_shape=(2, 4, 4))
+    assert result.layers == ["0", "4"]
+    assert result.notes == ["not measured (never called in the traced forward): 2"]
+
+
+def test_untraceable_models_fall_back_to_registration_order(scratch_registry, monkeypatch):
+    import sparsegraph.topology as topology
+    from sparsegraph.errors import UnsupportedOpError
+
+    def failing_trace(model, input_shape):
+        raise UnsupportedOpError("interpolate", "up", "no weight-graph meaning")
+
+    monkeypatch.setattr(topology, "trace", failing_trace, raising=False)
+    result = measure(*_net(), "density", input_shape=(2, 4, 4))
+    assert result.layers == ["0", "2", "4"]
+    assert result.notes == ["layer order: module registration order (the model could not be traced: cannot "
+                            "encode 'interpolate' in module 'up': no weight-graph meaning)"]
