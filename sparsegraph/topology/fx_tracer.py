@@ -96,7 +96,12 @@ class _Classifier:
         self.leaf_fqns = [name for name, m in model.named_modules() if leaf_classes and isinstance(m, leaf_classes)]
 
     def run(self) -> Topology:
-        index = 0
+        # explicitly unsupported modules are errors wherever they are called, as in the hooks tracer
+        for n in self.gm.graph.nodes:
+            if n.op == "call_module":
+                reason = C.unsupported_module_reason(self.gm.get_submodule(str(n.target)))
+                if reason:
+                    raise self.b.error(self.names(n)[0], str(n.target), reason)
         for index, n in enumerate(self.gm.graph.nodes):
             self.key = (index,)
             self.visit(n)
@@ -168,9 +173,6 @@ class _Classifier:
             return b.check_transparent(op, name, src, out)
         if isinstance(m, C.PRUNABLE):
             return b.add_layer(name, op, src, self.values[data[0]].shape, out, self.key)
-        reason = C.unsupported_module_reason(m)
-        if reason:
-            raise b.error(op, name, reason)
         if isinstance(m, C.TRANSPARENT_MODULES):
             return b.check_transparent(op, name, src, out)
         for cls, pool_type in C.POOL_MODULES.items():

@@ -64,7 +64,7 @@ class _Recorder:
                                                    "out_shape": tuple(output.shape)}
                 return
             reason = C.unsupported_module_reason(module)
-            if reason and tensors:
+            if reason:
                 raise self.b.error(cls, name, reason)
             if isinstance(module, C.PRUNABLE) and tensors:
                 if name in self.layers:
