@@ -181,3 +181,11 @@ def test_fx_unsupported_error_is_not_masked_by_fallback():
     with pytest.raises(UnsupportedOpError) as info:
         sg.trace(Wrap(SE(4)), (3, 5, 5), tracer="auto")
     assert info.value.op == "mul"
+
+
+def test_squeeze_dropping_the_batch_dimension():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), Fn(lambda x: x.squeeze()), nn.Linear(4, 2))
+    for tracer in ("fx", "hooks"):
+        with pytest.raises(UnsupportedOpError, match="no longer keeps the batch dimension first") as info:
+            sg.trace(net, (3, 5, 5), tracer=tracer)
+        assert info.value.module == "2"
