@@ -21,6 +21,8 @@ from sparsegraph.errors import MetricError
 
 # Below this many nodes the spectra come from a dense eigvalsh (exact and faster than ARPACK).
 DENSE_SPECTRUM_MAX_NODES = 600
+# ARPACK residual tolerance (relative): eigenvalue errors stay below 1e-10·|λ|, inside metrics.md §7's 1e-9
+EIGSH_TOL = 1e-10
 
 
 class TopoView:
@@ -128,7 +130,7 @@ class TopoView:
             return float(np.linalg.eigvalsh(laplacian.toarray())[-1])
         from scipy.sparse.linalg import eigsh
 
-        values = eigsh(laplacian, k=1, which="LA", v0=_start_vector(n), ncv=min(n, 20), tol=0,
+        values = eigsh(laplacian, k=1, which="LA", v0=_start_vector(n), ncv=min(n, 20), tol=EIGSH_TOL,
                        return_eigenvectors=False)
         return float(values[-1])
 
@@ -150,7 +152,7 @@ def _top_abs_eigenvalues(matrix, k: int) -> np.ndarray:
         from scipy.sparse.linalg import eigsh
 
         # a few extra Ritz pairs make repeated |eigenvalues| (±σ pairs, symmetric blocks) converge
-        values = np.abs(eigsh(matrix, k=k + 3, which="LM", v0=_start_vector(n), ncv=min(n, 32), tol=0,
+        values = np.abs(eigsh(matrix, k=k + 3, which="LM", v0=_start_vector(n), ncv=min(n, 40), tol=EIGSH_TOL,
                               return_eigenvectors=False))
     values = np.sort(values)[::-1][:k]
     out[:values.size] = values
