@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from sparsegraph.errors import UsageError
 from sparsegraph.metrics import topo_kernel as kernel
 from sparsegraph.metrics.cache import current_cache
@@ -67,6 +69,12 @@ def resolve_compat(graph: Any, compat: str | None) -> bool:
     return mode == "mge2024"
 
 
+def check_normalize(normalize: Any) -> None:
+    """Raise ``UsageError`` unless ``normalize`` is a bool (CLI strings like ``"yes"`` are not)."""
+    if not isinstance(normalize, (bool, np.bool_)):
+        raise UsageError(f"normalize must be true or false, got {normalize!r}")
+
+
 def _finish(raw: float | int | None, divisor: int | None, normalize: bool, extras: dict[str, Any] | None = None,
             reason: str = "") -> MetricResult:
     """Apply ``normalize`` (÷ N or ÷ E; a zero divisor is undefined) and wrap the value."""
@@ -86,9 +94,10 @@ def _register(name: str, units: str, description: str, divisor: str | None,
     """Register ``topo.<name>``: ``raw(view, compat)`` normalised by ``divisor`` (``N``, ``E`` or None)."""
 
     def metric(graph: Any, normalize: bool = False, compat: str | None = None) -> MetricResult:
+        check_normalize(normalize)
         view = topo_view(graph)
         size = {"N": view.num_nodes, "E": view.num_edges, None: None}[divisor]
-        return _finish(raw(view, resolve_compat(graph, compat)), size, bool(normalize))
+        return _finish(raw(view, resolve_compat(graph, compat)), size, normalize)
 
     metric.__name__ = name
     metric.__qualname__ = name
@@ -155,19 +164,24 @@ def motifs(graph: Any, normalize: bool = False, compat: str | None = None, motif
     Returns:
         The count with ``extras`` ``method``, ``roots`` and ``work_bound``.
     """
+    check_normalize(normalize)
     if motif_method not in METHODS:
         raise UsageError(f"motif_method {motif_method!r} is not valid for topo.motifs; "
                          f"expected one of: {', '.join(METHODS)}")
+    if isinstance(motif_sample_rate, bool) or not isinstance(motif_sample_rate, (int, float)) \
+            or not 0 < motif_sample_rate <= 1:
+        raise UsageError(f"motif_sample_rate must be a number in (0, 1], got {motif_sample_rate!r}")
+    for option, value in (("motif_seed", motif_seed), ("motif_exact_budget", motif_exact_budget)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise UsageError(f"{option} must be a nonnegative integer, got {value!r}")
     rate = float(motif_sample_rate)
-    if not 0 < rate <= 1:
-        raise UsageError(f"motif_sample_rate must be in (0, 1], got {motif_sample_rate!r}")
     view = topo_view(graph)
     result = count_motifs(view.undirected, view.src, view.dst, method=motif_method, sample_rate=rate,
                           seed=int(motif_seed), exact_budget=int(motif_exact_budget),
                           compat=resolve_compat(graph, compat))
     extras = {"method": result.method, "roots": result.roots, "work_bound": result.work_bound}
     reason = f"compat mge2024: floor({rate}·N) = 0 sampled roots" if result.value is None else ""
-    return _finish(result.value, view.num_edges, bool(normalize), extras, reason)
+    return _finish(result.value, view.num_edges, normalize, extras, reason)
 
 
 @register_metric(name="topo.spectral_gap", scope="graph", encoding="mge", higher_is_better=None,
@@ -184,9 +198,10 @@ def spectral_gap(graph: Any, normalize: bool = False, compat: str | None = None)
     Returns:
         The gap with ``extras["top3"] = [t1, t2, t3]``.
     """
+    check_normalize(normalize)
     view = topo_view(graph)
     top = [float(t) for t in view.adjacency_top3]
-    return _finish(kernel.spectral_gap(view), None, bool(normalize), {"top3": top})
+    return _finish(kernel.spectral_gap(view), None, normalize, {"top3": top})
 
 
 @register_metric(name="topo.spectral_radius", scope="graph", encoding="mge", higher_is_better=None,
@@ -197,5 +212,6 @@ def spectral_radius(graph: Any, normalize: bool = False, compat: str | None = No
 
     Float64 (``eigsh(which="LA")`` with a seeded start; dense ``eigvalsh`` on small graphs). Not normalised.
     """
+    check_normalize(normalize)
     view = topo_view(graph)
-    return _finish(kernel.spectral_radius(view), None, bool(normalize))
+    return _finish(kernel.spectral_radius(view), None, normalize)

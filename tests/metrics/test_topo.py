@@ -351,3 +351,35 @@ def test_cache_shares_one_view_per_graph():
             compute(metric, graph)
         views = [key for key in cache._values if key[0] == "topo.view"]
     assert len(views) == 1
+
+
+def test_option_type_errors():
+    graph = complete_bipartite(2, 2)
+    with pytest.raises(UsageError, match="normalize must be true or false"):
+        compute("topo.kcore", graph, normalize="yes")
+    with pytest.raises(UsageError, match="motif_seed must be a nonnegative integer"):
+        compute("topo.motifs", graph, motif_seed=1.5)
+    with pytest.raises(UsageError, match="motif_exact_budget"):
+        compute("topo.motifs", graph, motif_exact_budget=-1)
+
+
+# ----------------------------------------------------------------------------------------- measure
+def test_measure_layerwise_rows_match_compute():
+    import torch
+    from torch import nn
+
+    import sparsegraph as sg
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 4))
+    masks = {"0.weight": torch.arange(30).reshape(5, 6) % 3 != 0, "2.weight": torch.arange(20).reshape(4, 5) % 2 == 0}
+    result = sg.measure(model, masks, "topo", input_shape=(6,), topo_encoding="rolled", normalize=True,
+                        motif_method="exact")
+    assert {row["scope"] for row in result.rows} == {"layer"}
+    assert len(result.rows) == 2 * 16
+    for name, module in (("0", model[0]), ("2", model[2])):
+        graph = sg.bipartite(masks[f"{name}.weight"], weight=module.weight, name=name)
+        for metric in TOPO:
+            options = {"motif_method": "exact"} if metric == "topo.motifs" else {}
+            expected = compute(metric, graph, normalize=True, **options)
+            assert result.value(metric, name) == pytest.approx(expected, rel=1e-12), (metric, name)
