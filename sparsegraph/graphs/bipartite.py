@@ -155,4 +155,8 @@ def bipartite(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.ndarray | 
         dilation=as_pair(dilation, "dilation"),
         input_hw=None if input_hw is None else as_pair(input_hw, "input_hw"),
     )
-    return build_layer(spec, encoding)
+    graph = build_layer(spec, encoding)
+    # a weight tensor alone defines its support by its nonzeros; a mask keeps even zero weights
+    from_weights = weight is None and w is not None
+    graph.attrs["support"] = "nonzero" if from_weights else "mask"
+    return graph
