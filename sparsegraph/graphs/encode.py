@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sparsegraph.errors import MaskError, UnsupportedOpError
+from sparsegraph.errors import MaskError, UnsupportedOpError, UsageError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Partition
 from sparsegraph.graphs.encodings import LAYER_ENCODINGS, build_layer, check_compat, layer_size
 from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair
@@ -47,7 +47,7 @@ def resolve_input_shape(model: nn.Module, input_shape: tuple[int, ...] | None, m
     if model_spec in _ZOO_INPUT_SHAPES:
         return _ZOO_INPUT_SHAPES[model_spec]
     if encoding in ("unrolled", "mge"):
-        raise ValueError(f"encoding {encoding!r} needs input_shape=(C, H, W) or (F,) "
+        raise UsageError(f"encoding {encoding!r} needs input_shape=(C, H, W) or (F,) "
                          "(it is known only for the zoo's CIFAR models)")
     return None
 
@@ -110,7 +110,7 @@ def layer_specs(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, inpu
     known_masks = masks is not None or use_prune_buffers
     rule = support or ("mask" if known_masks else "nonzero")
     if rule not in SUPPORT_RULES:
-        raise ValueError(f"support must be one of {SUPPORT_RULES}, got {support!r}")
+        raise UsageError(f"support must be one of {SUPPORT_RULES}, got {support!r}")
     specs, unmasked = [], []
     layers = _layer_list(model, input_shape)
     for i, layer in enumerate(layers):
@@ -155,14 +155,14 @@ def _describe(encoding: str, model: nn.Module, model_spec: str | None, input_sha
 
 def _check_encoding(encoding: str, compat: str | None) -> None:
     if encoding not in ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}; expected one of: " + ", ".join(ENCODINGS))
+        raise UsageError(f"unknown encoding {encoding!r}; expected one of: " + ", ".join(ENCODINGS))
     check_compat(compat)
 
 
 def _network_builder(encoding: str) -> Callable[..., Any]:
     builder = NETWORK_ENCODINGS.get(encoding)
     if builder is None:
-        raise ValueError(f"encoding {encoding!r} is not available in this version of sparsegraph; "
+        raise UsageError(f"encoding {encoding!r} is not available in this version of sparsegraph; "
                          "use rolled, rolled-channel or unrolled")
     return builder
 
@@ -196,7 +196,7 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
         (['0', '2'], 18)
     """
     if encoding is None:
-        raise ValueError("encoding is required: one of " + ", ".join(ENCODINGS))
+        raise UsageError("encoding is required: one of " + ", ".join(ENCODINGS))
     _check_encoding(encoding, compat)
     input_shape = resolve_input_shape(model, input_shape, model_spec, encoding)
     if encoding not in LAYER_ENCODINGS:
@@ -263,7 +263,7 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     from sparsegraph.graphs.io import resolve_format, write_stream
 
     if encoding is None:
-        raise ValueError("encoding is required: one of " + ", ".join(ENCODINGS))
+        raise UsageError("encoding is required: one of " + ", ".join(ENCODINGS))
     _check_encoding(encoding, compat)
     fmt = resolve_format(path, format)
     if fmt not in STREAMED_FORMATS:
@@ -278,7 +278,7 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
         builder = NETWORK_STREAMS.get(encoding)
         if builder is None:
             _network_builder(encoding)  # raises the "not available" error
-            raise ValueError(f"encoding {encoding!r} cannot be streamed; use format='pyg' or encode()")
+            raise UsageError(f"encoding {encoding!r} cannot be streamed; use format='pyg' or encode()")
         stream = builder(model, masks, encoding, input_shape, compat, support, model_spec)
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
                 _describe(encoding, model, model_spec, input_shape))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from sparsegraph.errors import GraphTooLargeError
+from sparsegraph.errors import GraphTooLargeError, UsageError
 from sparsegraph.utils.sizes import format_bytes, parse_bytes
 
 #: target -> (bytes per edge b_e, bytes per node b_n)
@@ -43,11 +43,11 @@ def resolve_max_bytes(max_bytes: int | str | None = None) -> int:
         try:
             value = parse_bytes(os.environ[ENV_VAR])
         except ValueError as exc:
-            raise ValueError(f"{ENV_VAR}: {exc}") from None
+            raise UsageError(f"{ENV_VAR}: {exc}") from None
     else:
         value = DEFAULT_MAX_BYTES
     if value <= 0:
-        raise ValueError(f"the memory limit must be positive, got {value}")
+        raise UsageError(f"the memory limit must be positive, got {value}")
     return value
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from sparsegraph.errors import UsageError
 from sparsegraph.graphs.encodings.spec import LayerSpec
 
 LAYER_ENCODINGS = ("rolled", "rolled-channel", "unrolled")
@@ -20,14 +21,14 @@ def encoding_module(encoding: str) -> ModuleType:
 
     modules = {"rolled": rolled, "rolled-channel": rolled_channel, "unrolled": unrolled}
     if encoding not in modules:
-        raise ValueError(f"unknown per-layer encoding {encoding!r}; expected one of: "
+        raise UsageError(f"unknown per-layer encoding {encoding!r}; expected one of: "
                          + ", ".join(LAYER_ENCODINGS))
     return modules[encoding]
 
 
 def check_compat(compat: str | None) -> None:
     if compat is not None and compat not in COMPAT_MODES:
-        raise ValueError(f"unknown compat mode {compat!r}; expected None or one of: " + ", ".join(COMPAT_MODES))
+        raise UsageError(f"unknown compat mode {compat!r}; expected None or one of: " + ", ".join(COMPAT_MODES))
 
 
 def build_layer(spec: LayerSpec, encoding: str, compat: str | None = None):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sparsegraph.errors import CompatError
+from sparsegraph.errors import CompatError, UsageError
 from sparsegraph.graphs.bipartite import BipartiteGraph, assemble
 from sparsegraph.graphs.encodings import rolled
 from sparsegraph.graphs.encodings.spec import LayerSpec, output_size, valid_outputs
@@ -27,7 +27,7 @@ from sparsegraph.graphs.encodings.spec import LayerSpec, output_size, valid_outp
 
 def _input_hw(spec: LayerSpec) -> tuple[int, int]:
     if spec.input_hw is None:
-        raise ValueError(f"layer {spec.name!r}: the unrolled encoding needs the conv input size "
+        raise UsageError(f"layer {spec.name!r}: the unrolled encoding needs the conv input size "
                          "(input_hw=(H, W), or input_shape= for a model)")
     return spec.input_hw
 

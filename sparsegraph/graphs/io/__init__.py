@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sparsegraph.errors import GraphFileError
+from sparsegraph.errors import GraphFileError, UsageError
 
 FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
 _SUFFIXES = {".pt": "pyg", ".graphml": "graphml", ".tsv": "edgelist", ".tsv.gz": "edgelist", ".npz": "npz",
@@ -21,13 +21,13 @@ def resolve_format(path: str | os.PathLike, format: str | None) -> str:
     """``format`` if given (checked), else the one the file suffix names."""
     if format is not None:
         if format not in FORMATS:
-            raise ValueError(f"unknown graph format {format!r}; expected one of: " + ", ".join(FORMATS))
+            raise UsageError(f"unknown graph format {format!r}; expected one of: " + ", ".join(FORMATS))
         return format
     name = Path(path).name.lower()
     for suffix in sorted(_SUFFIXES, key=len, reverse=True):
         if name.endswith(suffix):
             return _SUFFIXES[suffix]
-    raise ValueError(f"cannot tell the graph format of {str(path)!r} from its suffix; pass format= "
+    raise UsageError(f"cannot tell the graph format of {str(path)!r} from its suffix; pass format= "
                      "(one of: " + ", ".join(FORMATS) + ")")
 
 
@@ -40,7 +40,7 @@ def _module(fmt: str):
 def write_stream(stream, path: str | os.PathLike, fmt: str, **options: Any) -> None:
     """Write an :class:`~sparsegraph.graphs.stream.EdgeStream` (not for ``pyg``)."""
     if fmt == "pyg":
-        raise ValueError("format 'pyg' needs an in-memory graph: use graph.save()")
+        raise UsageError("format 'pyg' needs an in-memory graph: use graph.save()")
     _module(fmt).write(stream, path, **options)
 
 
