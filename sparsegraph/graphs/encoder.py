@@ -23,9 +23,6 @@ from sparsegraph.graphs.stream import EdgeStream
 NETWORK_ENCODINGS: dict[str, Callable[..., Any]] = {}
 ENCODINGS = (*LAYER_ENCODINGS, "mge")
 SUPPORT_RULES = ("mask", "nonzero")
-#: input shapes of the zoo's models that are built for CIFAR-size images
-_ZOO_INPUT_SHAPES = {name: (3, 32, 32) for name in
-                     ("conv6", "resnet18", "resnet34", "resnet20", "resnet32", "vgg16", "wrn28_2")}
 
 
 def model_name(model: nn.Module, model_spec: str | None) -> str:
@@ -38,17 +35,21 @@ def model_name(model: nn.Module, model_spec: str | None) -> str:
 
 def resolve_input_shape(model: nn.Module, input_shape: tuple[int, ...] | None, model_spec: str | None,
                         encoding: str) -> tuple[int, ...] | None:
-    """``input_shape``, else the zoo's (CIFAR models: (3,32,32)), else None; required for unrolled/mge."""
+    """``input_shape``, else the zoo's (``model.input_shape``, set by the zoo and torchvision loaders,
+    or the zoo entry named by ``model_spec``), else None; required for unrolled and mge."""
     if input_shape is not None:
         return tuple(int(s) for s in input_shape)
     own = getattr(model, "input_shape", None)
     if own is not None:
         return tuple(int(s) for s in own)
-    if model_spec in _ZOO_INPUT_SHAPES:
-        return _ZOO_INPUT_SHAPES[model_spec]
+    if model_spec is not None:
+        from sparsegraph.models import default_input_shape, list_models
+
+        if model_spec in list_models():
+            return tuple(default_input_shape(model_spec))
     if encoding in ("unrolled", "mge"):
         raise UsageError(f"encoding {encoding!r} needs input_shape=(C, H, W) or (F,) "
-                         "(it is known only for the zoo's CIFAR models)")
+                         "(it is known only for zoo and torchvision models)")
     return None
 
 
