@@ -78,6 +78,13 @@ def _layer_list(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[d
         return layers
     layers = []
     for name, module in model.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd) \
+                and not isinstance(module, nn.Conv2d):
+            raise UnsupportedOpError(type(module).__name__.lower(), name, "only Conv2d and Linear weights have "
+                                     "a graph encoding; exclude the module or replace it", type(module).__name__)
+        if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
+            raise UnsupportedOpError("conv2d", name, f"padding_mode={module.padding_mode!r} has no weight-graph "
+                                     "meaning (only zero padding is supported)", type(module).__name__)
         if isinstance(module, nn.Conv2d):
             if isinstance(module.padding, str):
                 raise UnsupportedOpError("conv2d", name, f"padding={module.padding!r} needs input_shape= "

@@ -103,3 +103,11 @@ def test_edge_list_to_stdout(tmp_path, spec, mask_file):
     assert len(lines) == 1 + slices
     weights = np.array([float(line.split("\t")[2]) for line in lines[1:]], dtype=np.float32)
     assert (weights > 0).all()
+
+
+def test_unsupported_layer_exits_3(tmp_path):
+    path = tmp_path / "conv1d.py"
+    path.write_text("import torch\n\ndef build(num_classes=10):\n"
+                    "    return torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.Flatten(), torch.nn.Linear(3, 2))\n")
+    one_line_error(run("export", "--model", f"{path}:build", "--encoding", "rolled", "--format", "npz",
+                       "-o", tmp_path / "g.npz"), 3, "Conv1d")

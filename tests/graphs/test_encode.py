@@ -92,3 +92,12 @@ def test_layer_graphs_union_and_split():
     for name in graphs:
         assert np.array_equal(back[name].arrays.src, graphs[name].arrays.src)
         assert np.array_equal(back[name].arrays.dst, graphs[name].arrays.dst)
+
+
+@pytest.mark.parametrize("module", [torch.nn.Conv1d(2, 3, 3), torch.nn.ConvTranspose2d(2, 3, 3),
+                                    torch.nn.Conv2d(2, 3, 3, padding=1, padding_mode="reflect")])
+def test_unsupported_layers_are_named(module):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), module)
+    with pytest.raises(sg.errors.UnsupportedOpError) as info:
+        sg.encode(model, encoding="rolled")
+    assert info.value.module == "1" and "1" in str(info.value)
