@@ -212,3 +212,21 @@ def test_graphml_in_another_layout_reads_through_the_generic_parser(tmp_path, ge
     back = sg.load_graph(path)
     assert columns(back) == columns(general_graph)
     assert back.graph_attributes() == general_graph.graph_attributes()
+
+
+@pytest.mark.parametrize("fmt,name", FILES)
+def test_graph_without_edges_round_trips(tmp_path, fmt, name):
+    g = sg.bipartite(torch.zeros(3, 2, 3, 3, dtype=torch.bool), torch.ones(3, 2, 3, 3), "unrolled", input_hw=4)
+    g.save(tmp_path / name)
+    back = sg.load_graph(tmp_path / name)
+    assert back.num_edges == 0 and back.partitions == g.partitions
+
+
+@pytest.mark.parametrize("fmt,name", [("pyg", "g.pt"), ("graphml", "g.graphml"), ("npz", "g.npz")])
+def test_multiplicity_round_trips(tmp_path, general_graph, fmt, name):
+    general_graph.arrays.multiplicity = np.arange(1, general_graph.num_edges + 1, dtype=np.int32)
+    general_graph.save(tmp_path / name)
+    back = sg.load_graph(tmp_path / name)
+    key = lambda g: sorted(zip(g.arrays.src.tolist(), g.arrays.dst.tolist(), g.arrays.edge_set.tolist(),
+                               g.arrays.multiplicity.tolist()))
+    assert key(back) == key(general_graph)
