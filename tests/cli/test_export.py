@@ -111,3 +111,18 @@ def test_unsupported_layer_exits_3(tmp_path):
                     "    return torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.Flatten(), torch.nn.Linear(3, 2))\n")
     one_line_error(run("export", "--model", f"{path}:build", "--encoding", "rolled", "--format", "npz",
                        "-o", tmp_path / "g.npz"), 3, "Conv1d")
+
+
+def test_zoo_model_unrolled_without_input_shape(tmp_path):
+    model = sg.create_model("resnet20")
+    g = torch.Generator().manual_seed(0)
+    masks = sg.MaskSet({n: torch.rand(p.shape, generator=g) < 0.02
+                        for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1})
+    masks.save(tmp_path / "m.safetensors")
+    result = run("export", "--model", "resnet20", "--masks", tmp_path / "m.safetensors", "--encoding", "unrolled",
+                 "--format", "npz", "-o", tmp_path / "r.npz")
+    assert result.exit_code == 0, result.output
+    graphs = sg.load_graph(tmp_path / "r.npz")
+    assert graphs["conv1"].num_left == 3 * 32 * 32 and graphs.attrs["model"] == "resnet20"
+    assert graphs.attrs["support"] == "mask" and graphs.attrs["input_shape"] == [3, 32, 32]
+    assert graphs.attrs["mask_fingerprint"] == masks.fingerprint()

@@ -101,3 +101,25 @@ def test_unsupported_layers_are_named(module):
     with pytest.raises(sg.errors.UnsupportedOpError) as info:
         sg.encode(model, encoding="rolled")
     assert info.value.module == "1" and "1" in str(info.value)
+
+
+def test_unrolled_resnet20_from_the_zoo():
+    model = sg.create_model("resnet20")
+    masks = sg.MaskSet({n: torch.rand(p.shape, generator=torch.Generator().manual_seed(i)) < 0.05
+                        for i, (n, p) in enumerate(model.named_parameters()) if n.endswith("weight") and p.dim() > 1})
+    graphs = sg.encode(model, masks, encoding="unrolled")  # input shape from the zoo: 3x32x32
+    assert graphs.attrs["input_shape"] == [3, 32, 32] and graphs.attrs["mask_fingerprint"] == masks.fingerprint()
+    assert len(graphs) == 22 and list(graphs)[:3] == ["conv1", "layer1.0.conv1", "layer1.0.conv2"]
+    sizes = {name: (g.num_left, g.num_right) for name, g in graphs.items()}
+    assert sizes["conv1"] == (3 * 32 * 32, 16 * 32 * 32)
+    assert sizes["layer2.0.conv1"] == (16 * 32 * 32, 32 * 16 * 16)
+    assert sizes["layer2.0.shortcut.0"] == (16 * 32 * 32, 32 * 16 * 16)
+    assert sizes["linear"] == (64, 10)
+    conv = model.get_submodule("layer2.0.conv1")
+    direct = sg.bipartite(masks["layer2.0.conv1.weight"], conv.weight, "unrolled", input_hw=32, stride=2, padding=1)
+    assert np.array_equal(graphs["layer2.0.conv1"].arrays.src, direct.arrays.src)
+    assert np.array_equal(graphs["layer2.0.conv1"].arrays.dst, direct.arrays.dst)
+    compat = sg.encode(model, masks, encoding="unrolled", compat="mge2024")
+    assert compat["layer1.0.conv1"].num_left == 16 * 34 * 34           # padded grid
+    assert compat["layer2.0.shortcut.0"].num_left == 16 * 32 * 32      # shortcut: block-input grid
+    assert compat["layer2.0.conv1"].num_edges == int(masks["layer2.0.conv1.weight"].sum()) * 16 * 16
