@@ -1,9 +1,9 @@
 """Build, convert and write times of the per-layer graph encodings (graphs.md §6).
 
 Runs on the ResNet-20 layer geometry (CIFAR, 3x32x32) with uniform random masks at 98 % sparsity,
-built directly as layer specs so that it needs neither the zoo nor tracing. Prints one row per
-(encoding, step): median of ``--repeat`` runs after a warm-up. Whole-network (mge) rows are added
-by the multipartite builder's benchmark.
+built directly as layer specs (steps ``build`` ... ``npz``), plus ``sg.encode`` on the zoo model
+(tracing included, model construction excluded). Prints one row per (encoding, step): median of
+``--repeat`` runs after a warm-up. Whole-network (mge) rows are added by the multipartite builder.
 
 Usage: python benchmarks/bench_export.py [--repeat 5] [--density 0.02]
 """
@@ -17,7 +17,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+import sparsegraph as sg
 from sparsegraph.graphs import LayerGraphs
 from sparsegraph.graphs.encodings import LayerSpec, build_layer
 
@@ -63,6 +65,8 @@ def main() -> None:
     parser.add_argument("--density", type=float, default=0.02)
     args = parser.parse_args()
     specs = resnet20_specs(args.density)
+    model = sg.create_model("resnet20")
+    masks = {s.name + ".weight": torch.from_numpy(s.support) for s in specs}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for encoding in ("rolled", "rolled-channel", "unrolled"):
@@ -72,6 +76,7 @@ def main() -> None:
             graphs = build()
             union = graphs.union()
             steps = {
+                "sg.encode (zoo)": lambda encoding=encoding: sg.encode(model, masks, encoding=encoding),
                 "build": build,
                 "to_scipy (dict)": graphs.to_scipy,
                 "union -> scipy N×N": union.to_scipy,
