@@ -54,13 +54,3 @@ def multipartite_graph():
 @pytest.fixture
 def general_graph():
     return multipartite_graph()
-
-
-def edge_multiset(src, dst, weight):
-    """Sorted (source, target, float32 weight) triples."""
-    return sorted(zip(np.asarray(src).tolist(), np.asarray(dst).tolist(), np.asarray(weight, dtype=np.float32).tolist()))
-
-
-@pytest.fixture
-def multiset():
-    return edge_multiset

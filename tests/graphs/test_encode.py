@@ -24,7 +24,13 @@ def test_rolled_layer_graphs_follow_the_masks():
     model = net()
     masks = masks_for(model)
     state = {k: v.clone() for k, v in model.state_dict().items()}
+    mask_copy = {k: v.clone() for k, v in masks.items()}
     graphs = sg.encode(model, masks, encoding="rolled", model_spec="tiny")
+    assert all(torch.equal(masks[k], mask_copy[k]) for k in masks)
+    again = sg.encode(model, masks, encoding="rolled", model_spec="tiny")
+    for name in graphs:
+        for column in ("src", "dst", "weight", "signed_weight", "edge_set"):
+            assert getattr(graphs[name].arrays, column).tobytes() == getattr(again[name].arrays, column).tobytes()
     assert list(graphs) == ["0", "2", "4"]
     for name, g in graphs.items():
         m = masks[f"{name}.weight"]
