@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from sparsegraph.graphs.encodings import LayerSpec, build_layer
 
@@ -79,7 +80,6 @@ def test_clean_unrolled_is_reference_without_padding_nodes(case_name, row):
 
 # ---- the same through sg.encode on the reference architectures (needs sg.trace) -------------------
 
-torch = pytest.importorskip("torch")
 nn = torch.nn
 
 

@@ -19,7 +19,7 @@ def to_igraph(graph: Graph, *, max_bytes: int | str | None = None):
     vertex_attrs = {name: column.tolist() for name, column in table.items()}
     if is_bipartite(graph):
         vertex_attrs["type"] = (table["partition"] == 1).tolist()
-    set_names = np.array([s.name for s in graph.edge_sets] + [""], dtype=object)[:-1]
+    set_names = np.array([s.name for s in graph.edge_sets], dtype=object)
     edge_attrs = {
         "weight": a.weight.tolist(),
         "signed_weight": a.signed_weight.tolist(),

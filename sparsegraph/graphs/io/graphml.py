@@ -74,7 +74,7 @@ def write(stream, path: str | os.PathLike) -> None:
         for name, _, text in graph_data:
             out.write(f'<data key="g_{name}">{escape(text)}</data>\n')
         table = stream.node_table()
-        names = np.array([escape(p.name) for p in stream.partitions] + [""], dtype=object)[:-1]
+        names = np.array([escape(p.name) for p in stream.partitions], dtype=object)
         for lo, hi in chunks(stream.num_nodes):
             values = {key: names[table["partition"][lo:hi]].tolist() if key == "layer" else
                       table[key][lo:hi].astype(str).tolist() for key, _ in NODE_KEYS}
@@ -149,7 +149,7 @@ def _parse_own(text: str):
     edge_values = {f"e_{k}": list(col) for k, col in zip(edge_keys, columns[2:])}
     layer = np.array(edge_values["e_layer"], dtype=str)
     names, inverse = np.unique(layer, return_inverse=True)
-    edge_values["e_layer"] = np.array([unescape(x) for x in names.tolist()] + [""], dtype=object)[:-1][
+    edge_values["e_layer"] = np.array([unescape(x) for x in names.tolist()], dtype=object)[
         inverse.ravel()].tolist()
     return keys, graph_data, list(columns[0]), list(columns[1]), edge_values, head.group(1)
 
