@@ -21,14 +21,15 @@ seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``, ``v0 = default_rng(0).standard_
 made contiguous and their columns are relabelled per group, so ``ZZᵀ`` and ``ZᵀZ`` are block diagonal
 with exactly the blocks ``B_K B_Kᵀ`` and ``B_Kᵀ B_K``.
 
-Results are cached per graph object, convention, solver and device (:func:`layer_spectra`); the cache
-holds only immutable :class:`LayerSpectra` records and forgets a graph when it is garbage-collected.
+Within one ``measure`` call the immutable :class:`LayerSpectra` records are kept in the current
+:class:`~sparsegraph.metrics.cache.MetricCache` under ``("spectral_kernel.layer", graph key, convention,
+solver, device)``; :func:`prepare` is the batch preparer that fills it for all layers at once, and every
+``spectral.*`` and ``ramanujan.*`` metric reads its layer's record from there.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -38,6 +39,7 @@ import scipy.sparse as sp
 import torch
 
 from sparsegraph.errors import MetricError
+from sparsegraph.metrics.cache import MetricCache, current_cache
 
 CONVENTIONS = ("neurips2023", "iclr2023")
 SOLVERS = ("auto", "dense", "gram", "lanczos")
@@ -170,6 +172,27 @@ class LayerSpectra:
 
     fan_out: np.ndarray
     fan_in: np.ndarray
+
+    def extras(self, *, weighted: bool = False, groups: bool = False) -> dict:
+        """Supporting numbers for ``MetricResult.extras``: counts, mean degrees, σ pair, group table.
+
+        Args:
+            weighted: describe ``A_w'`` (``S_w``) instead of ``S``.
+            groups: include the fan-out group table.
+        """
+        stats = self.weighted if weighted else self.mask
+        out = {
+            "convention": self.convention, "support": "weighted" if weighted else "mask",
+            "num_edges": stats.num_edges, "num_left": stats.num_left, "num_right": stats.num_right,
+            "num_left_total": self.num_left, "num_right_total": self.num_right,
+            "d_in": stats.d_in, "d_out": stats.d_out,
+            "max_fan_out": int(self.fan_out.max(initial=0)), "max_fan_in": int(self.fan_in.max(initial=0)),
+            "sigma1": stats.sigma1, "sigma2": stats.sigma2, "threshold_ok": stats.threshold_ok,
+        }
+        if groups:
+            out["groups"] = self.groups.rows()
+            out["num_valid_groups"] = int(self.groups.valid.sum())
+        return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -486,9 +509,7 @@ class _LayerWork:
 
 
 # --------------------------------------------------------------------------------------------------
-# public entry points and cache
-
-_CACHE: dict[tuple, tuple[weakref.ref, LayerSpectra]] = {}
+# public entry points
 
 
 def _resolve_device(device) -> torch.device:
@@ -499,62 +520,84 @@ def _resolve_device(device) -> torch.device:
     return resolve_device(device)
 
 
-def _key(graph, convention: str, solver: str, device: torch.device) -> tuple:
-    return (id(graph), id(graph.arrays), convention, solver, str(device))
+def _cache_key(cache: MetricCache, graph, convention: str, solver: str, device: torch.device) -> tuple:
+    return ("spectral_kernel.layer", cache.graph_key(graph), convention, solver, str(device))
 
 
-def _forget(key: tuple) -> None:
-    _CACHE.pop(key, None)
+def _check_options(convention: str, solver: str) -> None:
+    check_convention(convention)
+    if solver not in SOLVERS:
+        raise ValueError(f"solver {solver!r} is not valid; expected one of: {', '.join(SOLVERS)}")
 
 
-def prepare(graphs: Iterable, *, convention: str = "neurips2023", solver: str = "auto",
-            device=None, **_ignored) -> list[LayerSpectra]:
-    """Compute (and cache) the :class:`LayerSpectra` of many layers in one batched pass.
+def _compute(graphs: Sequence, convention: str, solver: str, device: torch.device, *, skip_errors: bool
+             ) -> list[LayerSpectra | None]:
+    batch = _SigmaBatch(solver, device)
+    works: list[_LayerWork | None] = []
+    for graph in graphs:
+        try:
+            works.append(_LayerWork(graph, convention, batch))
+        except MetricError:
+            if not skip_errors:
+                raise
+            works.append(None)
+    batch.solve()
+    return [None if w is None else w.finish() for w in works]
 
-    Every Gram bucket across all layers is solved by a single ``torch.linalg.eigvalsh`` call. Other
-    metric options (``aggregate``) are accepted and ignored so that callers can pass a metric's options.
+
+def prepare(graphs: Iterable, cache: MetricCache | None = None, *, convention: str = "neurips2023",
+            solver: str = "auto", device=None, **_other_options) -> None:
+    """Batch preparer of the ``spectral`` and ``ramanujan`` families (see :mod:`sparsegraph.metrics.cache`).
+
+    Computes the :class:`LayerSpectra` of every layer not yet in ``cache`` in one pass: every Gram
+    bucket across all layers is solved by a single ``torch.linalg.eigvalsh`` call. Layers that cannot be
+    computed (non-finite weights) are skipped; their per-layer metric call reports the error. Other
+    metric options (``aggregate``) are accepted and ignored.
 
     Args:
         graphs: ``BipartiteGraph`` layers.
+        cache: the cache to fill (default: the current one; without any, nothing is kept).
         convention: ``neurips2023`` or ``iclr2023``.
         solver: ``auto``, ``dense``, ``gram`` or ``lanczos``.
         device: None (CPU) or a torch device for the batched eigensolves.
+    """
+    _check_options(convention, solver)
+    cache = current_cache() if cache is None else cache
+    if cache is None:
+        return
+    dev = _resolve_device(device)
+    todo = [g for g in graphs if _cache_key(cache, g, convention, solver, dev) not in cache]
+    for graph, spectra in zip(todo, _compute(todo, convention, solver, dev, skip_errors=True)):
+        if spectra is not None:
+            cache[_cache_key(cache, graph, convention, solver, dev)] = spectra
 
-    Returns:
-        One record per graph, in order.
+
+def layer_spectra(graph, *, convention: str = "neurips2023", solver: str = "auto", device=None) -> LayerSpectra:
+    """The :class:`LayerSpectra` of one layer, from the current cache when one is open.
+
+    Raises:
+        MetricError: the layer has non-finite weights.
+    """
+    _check_options(convention, solver)
+    dev = _resolve_device(device)
+    cache = current_cache()
+    if cache is None:
+        return _compute([graph], convention, solver, dev, skip_errors=False)[0]  # type: ignore[return-value]
+    key = _cache_key(cache, graph, convention, solver, dev)
+    if key not in cache:
+        cache[key] = _compute([graph], convention, solver, dev, skip_errors=False)[0]
+    return cache[key]
+
+
+def spectra_of(graphs: Sequence, *, convention: str = "neurips2023", solver: str = "auto", device=None
+               ) -> list[LayerSpectra]:
+    """The :class:`LayerSpectra` of many layers in one batched pass, without any cache.
 
     Raises:
         MetricError: a layer has non-finite weights.
     """
-    check_convention(convention)
-    if solver not in SOLVERS:
-        raise ValueError(f"solver {solver!r} is not valid; expected one of: {', '.join(SOLVERS)}")
-    dev = _resolve_device(device)
-    graphs = list(graphs)
-    results: list[LayerSpectra | None] = []
-    pending: list[tuple[int, tuple, _LayerWork]] = []
-    batch = _SigmaBatch(solver, dev)
-    for i, graph in enumerate(graphs):
-        key = _key(graph, convention, solver, dev)
-        hit = _CACHE.get(key)
-        if hit is not None and hit[0]() is graph:
-            results.append(hit[1])
-            continue
-        results.append(None)
-        pending.append((i, key, _LayerWork(graph, convention, batch)))
-    batch.solve()
-    for i, key, work in pending:
-        spectra = work.finish()
-        results[i] = spectra
-        graph = graphs[i]
-        _CACHE[key] = (weakref.ref(graph), spectra)
-        weakref.finalize(graph, _forget, key)
-    return results  # type: ignore[return-value]
-
-
-def layer_spectra(graph, *, convention: str = "neurips2023", solver: str = "auto", device=None) -> LayerSpectra:
-    """The cached :class:`LayerSpectra` of one layer (computed on first use)."""
-    return prepare([graph], convention=convention, solver=solver, device=device)[0]
+    _check_options(convention, solver)
+    return _compute(list(graphs), convention, solver, _resolve_device(device), skip_errors=False)  # type: ignore
 
 
 def sigma_pair(x: sp.sparray, *, unweighted: bool = False, solver: str = "auto") -> tuple[float, float]:
@@ -564,7 +607,3 @@ def sigma_pair(x: sp.sparray, *, unweighted: bool = False, solver: str = "auto")
     batch.add_matrix(sp.csr_array(x, dtype=np.float64), unweighted, out, 0)
     batch.solve()
     return float(out[0, 0]), float(out[0, 1])
-
-
-__all__: Sequence[str] = ("CONVENTIONS", "GroupTable", "LayerSpectra", "SupportStats", "layer_spectra",
-                          "prepare", "sigma_pair", "threshold")
