@@ -42,13 +42,14 @@ def _whole_layer(graph, convention: str, solver: str, device, formula) -> Metric
     return MetricResult(formula(spectra), extras=extras)
 
 
-def group_mean(spectra: LayerSpectra, terms: np.ndarray, what: str) -> MetricResult:
+def group_mean(spectra: LayerSpectra, terms: np.ndarray, what: str, *, weighted: bool = False) -> MetricResult:
     """``(1/|V|)·Σ_{K∈V} c_K·terms[K]`` over the valid groups, with the convention's empty rule.
 
-    With no valid group the value is 0 under neurips2023 and undefined under iclr2023.
+    With no valid group the value is 0 under neurips2023 and undefined under iclr2023. ``weighted``
+    selects the extras (the ``S_w`` counts and the ``W_K`` singular values).
     """
     groups = spectra.groups
-    extras = spectra.extras(groups=True)
+    extras = spectra.extras(weighted=weighted, groups=True)
     valid = groups.valid
     if not valid.any():
         if spectra.convention == "neurips2023":

@@ -104,8 +104,8 @@ def lambda_imsg(graph, *, convention: str = "neurips2023", aggregate: str = "aut
     if failed.any():
         f = int(g.fan_out[np.flatnonzero(failed)[0]])
         return MetricResult(None, "undefined", f"weighted threshold failed in fan-out group f={f}",
-                            extras=spectra.extras(groups=True))
-    return ramanujan.group_mean(spectra, g.w_sigma1 - g.w_sigma2, "spectral.lambda_imsg")
+                            extras=spectra.extras(weighted=True, groups=True))
+    return ramanujan.group_mean(spectra, g.w_sigma1 - g.w_sigma2, "spectral.lambda_imsg", weighted=True)
 
 
 @register_metric(name="spectral.full_spectrum", requires_weights=True, higher_is_better=True, units="eigenvalue",

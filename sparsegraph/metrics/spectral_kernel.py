@@ -15,7 +15,9 @@ Singular values never come from the ``(nL+nR)²`` adjacency. Exact shortcuts com
 unweighted block: ``σ1 = sqrt(E)``, ``σ2 = 0``; one side of size 1: ``σ1 = ||X||_F``, ``σ2 = 0``).
 Otherwise, with ``m = min(nL', nR') ≤ 1024``, the smaller Gram matrix is formed by a sparse product and
 zero-padded into a power-of-two bucket; every bucket is solved by ONE batched ``torch.linalg.eigvalsh``
-across all layers passed to :func:`prepare` (padding only adds zero eigenvalues). Larger problems run
+across all layers passed to :func:`prepare` (padding only adds zero eigenvalues). The weighted σ pairs
+form a second such batch, solved the first time a weighted quantity is read (the ICLR family never
+needs them). Larger problems run
 seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``, ``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``,
 ``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
 made contiguous and their columns are relabelled per group, so ``ZZᵀ`` and ``ZᵀZ`` are block diagonal
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -50,6 +52,23 @@ LANCZOS_TOL = 1e-12
 
 # --------------------------------------------------------------------------------------------------
 # records
+
+
+class _Deferred:
+    """A σ batch solved on first use.
+
+    The weighted σ pairs are needed only by ``spectral.lambda``, ``spectral.lambda_imsg`` and
+    ``spectral.full_spectrum``; they are queued for all layers of one pass and solved together the first
+    time any of them is read.
+    """
+
+    def __init__(self, batch: "_SigmaBatch"):
+        self._batch: _SigmaBatch | None = batch
+
+    def ensure(self) -> None:
+        if self._batch is not None:
+            self._batch.solve()
+            self._batch = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,8 @@ class GroupTable:
         sigma1, sigma2: singular values of the mask block ``B_K``.
         w_rows, w_out, w_edges: nonzero rows, reached outputs and edges of ``W_K``.
         w_valid: the weighted group test (only evaluated on valid groups).
-        w_sigma1, w_sigma2: singular values of ``W_K``.
+        w_sigma: ``(G, 2)`` singular values of ``W_K``, filled when first read through
+            :attr:`w_sigma1`/:attr:`w_sigma2`.
     """
 
     fan_out: np.ndarray
@@ -123,11 +143,23 @@ class GroupTable:
     w_out: np.ndarray
     w_edges: np.ndarray
     w_valid: np.ndarray
-    w_sigma1: np.ndarray
-    w_sigma2: np.ndarray
+    w_sigma: np.ndarray = field(repr=False)
+    deferred: _Deferred = field(repr=False, compare=False)
 
-    def rows(self) -> list[dict]:
-        """The table as a list of plain dicts (for ``MetricResult.extras``)."""
+    @property
+    def w_sigma1(self) -> np.ndarray:
+        """σ1 of every weighted block ``W_K`` (NaN where not computed)."""
+        self.deferred.ensure()
+        return self.w_sigma[:, 0]
+
+    @property
+    def w_sigma2(self) -> np.ndarray:
+        """σ2 of every weighted block ``W_K`` (NaN where not computed)."""
+        self.deferred.ensure()
+        return self.w_sigma[:, 1]
+
+    def rows(self, *, weighted: bool = False) -> list[dict]:
+        """The table as a list of plain dicts (for ``MetricResult.extras``); ``weighted`` adds ``W_K``'s σ."""
         out = []
         for g in range(len(self.fan_out)):
             row = {
@@ -139,7 +171,7 @@ class GroupTable:
             if self.valid[g]:
                 row.update(sigma1=float(self.sigma1[g]), sigma2=float(self.sigma2[g]),
                            w_valid=bool(self.w_valid[g]))
-                if self.w_valid[g]:
+                if weighted and self.w_valid[g]:
                     row.update(w_sigma1=float(self.w_sigma1[g]), w_sigma2=float(self.w_sigma2[g]))
             out.append(row)
         return out
@@ -155,10 +187,11 @@ class LayerSpectra:
         num_left, num_right: the unfiltered sizes ``nL``, ``nR``.
         has_weights: whether the graph carries weights (``graph.weighted``).
         mask: :class:`SupportStats` of ``S``.
-        weighted: :class:`SupportStats` of ``A_w`` (equal to ``mask`` in values when unweighted).
         groups: the :class:`GroupTable`.
         fan_out: per-input degree in ``S`` (length ``nL``).
         fan_in: per-output degree in ``S`` (length ``nR``).
+        weighted_counts: ``(E, nL', nR', threshold_ok, reason)`` of ``S_w``.
+        weighted_sigma: ``(σ1, σ2)`` of ``A_w'``, filled when :attr:`weighted` is first read.
     """
 
     name: str
@@ -167,11 +200,19 @@ class LayerSpectra:
     num_right: int
     has_weights: bool
     mask: SupportStats
-    weighted: SupportStats
     groups: GroupTable
+    fan_out: np.ndarray = field(repr=False)
+    fan_in: np.ndarray = field(repr=False)
+    weighted_counts: tuple = field(repr=False)
+    weighted_sigma: np.ndarray = field(repr=False, compare=False)
 
-    fan_out: np.ndarray
-    fan_in: np.ndarray
+    @property
+    def weighted(self) -> SupportStats:
+        """:class:`SupportStats` of ``A_w'`` (``S_w``; the same values as :attr:`mask` when unweighted)."""
+        self.groups.deferred.ensure()
+        edges, n_left, n_right, ok, reason = self.weighted_counts
+        s1, s2 = (None, None) if edges == 0 else (float(self.weighted_sigma[0]), float(self.weighted_sigma[1]))
+        return SupportStats(edges, n_left, n_right, s1, s2, ok, reason)
 
     def extras(self, *, weighted: bool = False, groups: bool = False) -> dict:
         """Supporting numbers for ``MetricResult.extras``: counts, mean degrees, σ pair, group table.
@@ -190,7 +231,7 @@ class LayerSpectra:
             "sigma1": stats.sigma1, "sigma2": stats.sigma2, "threshold_ok": stats.threshold_ok,
         }
         if groups:
-            out["groups"] = self.groups.rows()
+            out["groups"] = self.groups.rows(weighted=weighted)
             out["num_valid_groups"] = int(self.groups.valid.sum())
         return out
 
@@ -362,7 +403,7 @@ def _stats(x: sp.csr_array, convention: str) -> tuple[int, int, int, bool, str |
 class _LayerWork:
     """Intermediate state of one layer while its σ requests are queued."""
 
-    def __init__(self, graph, convention: str, batch: _SigmaBatch):
+    def __init__(self, graph, convention: str, batch: _SigmaBatch, weighted_batch: _SigmaBatch):
         self.graph = graph
         self.convention = convention
         s, sw = _supports(graph, convention)
@@ -374,12 +415,12 @@ class _LayerWork:
         if self.s_stats[0]:
             batch.add_matrix(s, True, self.whole, 0)
         if self.w_stats[0]:
-            batch.add_matrix(aw, not graph.weighted, self.whole, 1)
+            weighted_batch.add_matrix(aw, not graph.weighted, self.whole, 1)
         self.fan_out = np.diff(s.indptr)
         self.fan_in = np.bincount(s.indices, minlength=s.shape[1])
-        self._groups(s, sw, batch)
+        self._groups(s, sw, batch, weighted_batch)
 
-    def _groups(self, s: sp.csr_array, sw: sp.csr_array, batch: _SigmaBatch) -> None:
+    def _groups(self, s: sp.csr_array, sw: sp.csr_array, batch: _SigmaBatch, weighted_batch: _SigmaBatch) -> None:
         conv = self.convention
         n_right = s.shape[1]
         order = np.argsort(self.fan_out, kind="stable")
@@ -434,8 +475,8 @@ class _LayerWork:
         w_todo = w_valid & ~thin
         side_small = np.minimum(c, n_out)
         use_batch = side_small <= GRAM_MAX if batch.solver == "auto" else np.full(n_groups, batch.solver == "gram")
-        for data, todo, out, unweighted in ((xs.data, mask_todo, self.group_sigma, True),
-                                            (xw.data, w_todo, self.group_w_sigma, False)):
+        for data, todo, out, unweighted, batch in ((xs.data, mask_todo, self.group_sigma, True, batch),
+                                                   (xw.data, w_todo, self.group_w_sigma, False, weighted_batch)):
             batched = todo & use_batch
             if batched.any():
                 self._batched_group_grams(data, xs, local_col, seg_row, seg_entry, starts - first_row,
@@ -490,22 +531,18 @@ class _LayerWork:
                 grams[slot[groups[hit]], lr[hit], lc[hit]] = prod.data[hit]
                 batch.add_grams(grams, out, members)
 
-    def finish(self) -> LayerSpectra:
+    def finish(self, deferred: _Deferred) -> LayerSpectra:
+        """The record, once the mask batch is solved (the weighted σ arrive through ``deferred``)."""
         g = self.graph
         s_e, s_l, s_r, s_ok, s_why = self.s_stats
-        w_e, w_l, w_r, w_ok, w_why = self.w_stats
-
-        def pair(i, nnz):
-            return (None, None) if nnz == 0 else (float(self.whole[i, 0]), float(self.whole[i, 1]))
-
-        mask = SupportStats(s_e, s_l, s_r, *pair(0, s_e), s_ok, s_why)
-        weighted = SupportStats(w_e, w_l, w_r, *pair(1, w_e), w_ok, w_why)
+        s1, s2 = (None, None) if s_e == 0 else (float(self.whole[0, 0]), float(self.whole[0, 1]))
+        mask = SupportStats(s_e, s_l, s_r, s1, s2, s_ok, s_why)
         groups = GroupTable(**self.table, sigma1=self.group_sigma[:, 0], sigma2=self.group_sigma[:, 1],
-                            w_sigma1=self.group_w_sigma[:, 0], w_sigma2=self.group_w_sigma[:, 1])
-        for arr in (self.fan_out, self.fan_in, *(getattr(groups, k) for k in groups.__dataclass_fields__)):
+                            w_sigma=self.group_w_sigma, deferred=deferred)
+        for arr in (self.fan_out, self.fan_in, groups.sigma1, groups.sigma2, *self.table.values()):
             arr.setflags(write=False)
-        return LayerSpectra(g.name, self.convention, g.num_left, g.num_right, g.weighted, mask, weighted,
-                            groups, self.fan_out, self.fan_in)
+        return LayerSpectra(g.name, self.convention, g.num_left, g.num_right, g.weighted, mask, groups,
+                            self.fan_out, self.fan_in, self.w_stats, self.whole[1])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -532,17 +569,18 @@ def _check_options(convention: str, solver: str) -> None:
 
 def _compute(graphs: Sequence, convention: str, solver: str, device: torch.device, *, skip_errors: bool
              ) -> list[LayerSpectra | None]:
-    batch = _SigmaBatch(solver, device)
+    batch, weighted_batch = _SigmaBatch(solver, device), _SigmaBatch(solver, device)
     works: list[_LayerWork | None] = []
     for graph in graphs:
         try:
-            works.append(_LayerWork(graph, convention, batch))
+            works.append(_LayerWork(graph, convention, batch, weighted_batch))
         except MetricError:
             if not skip_errors:
                 raise
             works.append(None)
     batch.solve()
-    return [None if w is None else w.finish() for w in works]
+    deferred = _Deferred(weighted_batch)
+    return [None if w is None else w.finish(deferred) for w in works]
 
 
 def prepare(graphs: Iterable, cache: MetricCache | None = None, *, convention: str = "neurips2023",
