@@ -10,7 +10,7 @@ Workloads, on CIFAR ResNets with ERK masks at 1 % density and random weights:
 Times are taken after imports, with masks and layer graphs already built, as ``measure`` does it: one
 batch preparation of every layer, then every metric on every layer reading the shared cache. Run::
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_spectral.py [--repeat 3] [--device cpu]
+    OMP_NUM_THREADS=2 python benchmarks/bench_spectral.py [--repeat 3] [--device cpu] [--solvers auto lanczos]
 
 Prints a table and exits 0.
 """
@@ -91,14 +91,14 @@ def erk_graphs(blocks: tuple[int, ...], density: float, seed: int = 0) -> list:
     return graphs
 
 
-def run(graphs: list, metrics, convention: str, device) -> float:
+def run(graphs: list, metrics, convention: str, solver: str, device) -> float:
     """Seconds for one measure-like pass: batch preparation, then every metric on every layer."""
     start = time.perf_counter()
     with metric_cache() as cache:
-        prepare(graphs, cache, convention=convention, device=device)
+        prepare(graphs, cache, convention=convention, solver=solver, device=device)
         for graph in graphs:
             for metric in metrics:
-                metric(graph, convention=convention, device=device)
+                metric(graph, convention=convention, solver=solver, device=device)
     return time.perf_counter() - start
 
 
@@ -106,17 +106,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (the best is reported)")
     parser.add_argument("--device", default=None, help="torch device for the batched eigensolves")
+    parser.add_argument("--solvers", nargs="+", default=["auto", "lanczos"], choices=["auto", "gram", "lanczos", "dense"],
+                        help="solver options to time (auto is the metrics.md §8 route)")
     args = parser.parse_args()
     workloads = [
         ("ResNet-18, 4 full-spectrum axes (neurips2023)", (2, 2, 2, 2), FULL_SPECTRUM_AXES, "neurips2023"),
         ("ResNet-34, ICLR family (iclr2023)", (3, 4, 6, 3), ICLR_FAMILY, "iclr2023"),
     ]
-    print(f"{'workload':<48} {'layers':>6} {'edges':>8} {'best s':>8} {'target s':>8}")
+    print(f"{'workload':<48} {'solver':>8} {'layers':>6} {'edges':>8} {'best s':>8} {'target s':>8}")
     for label, blocks, metrics, convention in workloads:
         graphs = erk_graphs(blocks, 0.01)
-        times = [run(graphs, metrics, convention, args.device) for _ in range(max(1, args.repeat))]
         edges = sum(g.num_edges for g in graphs)
-        print(f"{label:<48} {len(graphs):>6} {edges:>8} {min(times):>8.3f} {0.5:>8.1f}")
+        for solver in args.solvers:
+            times = [run(graphs, metrics, convention, solver, args.device) for _ in range(max(1, args.repeat))]
+            print(f"{label:<48} {solver:>8} {len(graphs):>6} {edges:>8} {min(times):>8.3f} {0.5:>8.1f}")
     return 0
 
 
