@@ -378,10 +378,10 @@ def _supports(graph, convention: str) -> tuple[sp.csr_array, sp.csr_array]:
     if not graph.weighted:
         weights = np.ones(len(a), dtype=np.float64)
     keep = weights != 0 if (convention == "iclr2023" and graph.weighted) else np.ones(len(a), dtype=bool)
+    # edge arrays are in canonical ascending (src, dst) order, so the kept edges are already CSR rows
     rows = np.asarray(a.src)[keep]
     cols = np.asarray(a.dst)[keep] - n_left
-    order = np.lexsort((cols, rows))  # canonical order is already sorted; this keeps CSR valid regardless
-    rows, cols, w = rows[order], cols[order], weights[keep][order]
+    w = weights[keep]
     indptr = np.zeros(n_left + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_left), out=indptr[1:])
     shape = (n_left, n_right)
@@ -391,13 +391,11 @@ def _supports(graph, convention: str) -> tuple[sp.csr_array, sp.csr_array]:
 
 
 def _stats(x: sp.csr_array, convention: str) -> tuple[int, int, int, bool, str | None]:
-    nnz = int(np.count_nonzero(x.data))
-    row_deg = np.diff(x.indptr) if nnz == x.nnz else np.bincount(
-        np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))[x.data != 0], minlength=x.shape[0])
-    col_deg = np.bincount(x.indices[x.data != 0], minlength=x.shape[1])
-    nl, nr = int(np.count_nonzero(row_deg)), int(np.count_nonzero(col_deg))
-    ok, reason = threshold(nnz, nl, nr, convention)
-    return nnz, nl, nr, ok, reason
+    """``(E, nL', nR', T passes, reason)`` of a CSR matrix without explicit zeros."""
+    nl = int(np.count_nonzero(np.diff(x.indptr)))
+    nr = int(np.count_nonzero(np.bincount(x.indices, minlength=x.shape[1])))
+    ok, reason = threshold(x.nnz, nl, nr, convention)
+    return x.nnz, nl, nr, ok, reason
 
 
 class _LayerWork:
@@ -456,7 +454,7 @@ class _LayerWork:
         w_rows = np.bincount(seg_row[row_nnz > 0], minlength=n_groups)
         w_out = np.bincount(np.unique(keys[nonzero]) // n_right, minlength=n_groups)
         if conv == "neurips2023":
-            w_valid = valid & (w_edges >= 3 * w_rows) & (w_edges > w_out) & (w_edges > 0)
+            w_valid = valid & (w_edges >= 3 * w_rows) & (w_edges > w_out)
         else:
             w_valid = valid.copy()  # S_w = S under iclr2023
         self.table = dict(fan_out=f, size=c, n_out=n_out, kept=kept, valid=valid, weight=weight,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 
 import sparsegraph as sg
 from sparsegraph.errors import MetricError
@@ -190,3 +191,23 @@ def test_bad_options():
         layer_spectra(g, convention="iclr")
     with pytest.raises(ValueError, match="solver 'svd' is not valid"):
         layer_spectra(g, solver="svd")
+
+
+def test_lanczos_route_finds_a_degenerate_top():
+    rng = np.random.default_rng(0)
+    block = sp.random_array((700, 650), density=0.01, rng=rng, data_sampler=lambda size: np.ones(size))
+    s1, s2 = sigma_pair(sp.block_diag([block, block]).tocsr())  # min side 1300: Lanczos
+    ref = sigma_pair(block, solver="dense")[0]
+    assert _close(s1, ref, ref) and _close(s2, ref, ref)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    rng = np.random.default_rng(9)
+    graphs = [sg.bipartite(*_random_layer(rng, 64, 9 * 32, 0.05, conv=True)) for _ in range(3)]
+    cpu = spectra_of(graphs)
+    gpu = spectra_of(graphs, device="cuda")
+    for a, b in zip(cpu, gpu):
+        for x, y in ((a.mask, b.mask), (a.weighted, b.weighted)):
+            assert _close(x.sigma1, y.sigma1, x.sigma1) and _close(x.sigma2, y.sigma2, x.sigma1)
+        np.testing.assert_allclose(a.groups.w_sigma2, b.groups.w_sigma2, atol=1e-7 * a.mask.sigma1, equal_nan=True)
