@@ -215,7 +215,7 @@ class LayerSpectra:
         return SupportStats(edges, n_left, n_right, s1, s2, ok, reason)
 
     def extras(self, *, weighted: bool = False, groups: bool = False) -> dict:
-        """Supporting numbers for ``MetricResult.extras``: counts, mean degrees, σ pair, group table.
+        """Supporting numbers for ``MetricResult.extras``: counts, degrees, σ pair, group table.
 
         Args:
             weighted: describe ``A_w'`` (``S_w``) instead of ``S``.
@@ -227,9 +227,10 @@ class LayerSpectra:
             "num_edges": stats.num_edges, "num_left": stats.num_left, "num_right": stats.num_right,
             "num_left_total": self.num_left, "num_right_total": self.num_right,
             "d_in": stats.d_in, "d_out": stats.d_out,
-            "max_fan_out": int(self.fan_out.max(initial=0)), "max_fan_in": int(self.fan_in.max(initial=0)),
             "sigma1": stats.sigma1, "sigma2": stats.sigma2, "threshold_ok": stats.threshold_ok,
         }
+        if not weighted:
+            out.update(max_fan_out=int(self.fan_out.max(initial=0)), max_fan_in=int(self.fan_in.max(initial=0)))
         if groups:
             out["groups"] = self.groups.rows(weighted=weighted)
             out["num_valid_groups"] = int(self.groups.valid.sum())

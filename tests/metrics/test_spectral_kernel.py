@@ -136,6 +136,11 @@ def test_refcase_details_exact():
                     assert s.groups.n_out[k] == row["num_outputs"]
                 if "cheeger" in row:
                     assert s.groups.weight[k] == pytest.approx(row["cheeger"], rel=1e-6)
+                if conv == "iclr2023" and row["valid"]:
+                    for key, value in (("delta_r_bound", s.groups.upper_bound[k]), ("mu0", s.groups.sigma1[k]),
+                                       ("mu_hat", s.groups.sigma2[k]),
+                                       ("delta_r", s.groups.upper_bound[k] - s.groups.sigma2[k])):
+                        assert abs(value - row[key]) <= 1e-3 + 1e-4 * abs(row[key]), (case["case"], key)
                 if conv == "neurips2023" and row["valid"]:
                     assert abs((s.groups.upper_bound[k] - s.groups.sigma2[k]) - row["delta_r"]) <= 1e-3 + 1e-4 * abs(row["delta_r"])
                     gap = s.groups.w_sigma1[k] - s.groups.w_sigma2[k]
@@ -151,6 +156,8 @@ def test_refcase_details_exact():
                 assert s.mask.d_out == pytest.approx(full["avg_fan_in"], rel=1e-6)
             else:
                 assert 2 * s.mask.num_edges == details["directed_edges"]
+                if details["delta_r_bound"] is not None:
+                    assert s.mask.upper_bound == pytest.approx(details["delta_r_bound"], rel=1e-6)
                 assert (s.num_left, s.num_right) == (details["dim_in"], details["dim_out"])
 
 
