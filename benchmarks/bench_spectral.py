@@ -85,7 +85,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (the best is reported)")
     parser.add_argument("--device", default=None, help="torch device for the batched eigensolves")
-    parser.add_argument("--solvers", nargs="+", default=["auto", "lanczos"], choices=["auto", "gram", "lanczos", "dense"],
+    parser.add_argument("--solvers", nargs="+", default=["auto", "lanczos"],
+                        choices=["auto", "gram", "lanczos", "dense"],
                         help="solver options to time (auto is the metrics.md §8 route)")
     args = parser.parse_args()
     workloads = [
