@@ -108,7 +108,7 @@ class SupportStats:
         return math.sqrt(max(self.d_in - 1.0, 0.0)) + math.sqrt(max(self.d_out - 1.0, 0.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class GroupTable:
     """The fan-out groups of ``S`` (one entry per fan-out ``f > 0``, increasing ``f``).
 
@@ -177,7 +177,7 @@ class GroupTable:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class LayerSpectra:
     """Everything the layer metrics read, for one graph under one convention.
 

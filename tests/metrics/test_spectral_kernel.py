@@ -211,6 +211,7 @@ def test_lanczos_route_finds_a_degenerate_top():
     assert _close(s1, ref, ref) and _close(s2, ref, ref)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     rng = np.random.default_rng(9)
@@ -221,3 +222,24 @@ def test_cuda_matches_cpu():
         for x, y in ((a.mask, b.mask), (a.weighted, b.weighted)):
             assert _close(x.sigma1, y.sigma1, x.sigma1) and _close(x.sigma2, y.sigma2, x.sigma1)
         np.testing.assert_allclose(a.groups.w_sigma2, b.groups.w_sigma2, atol=1e-7 * a.mask.sigma1, equal_nan=True)
+
+
+@pytest.mark.slow
+def test_full_resnet18_gram_and_lanczos_routes_agree():
+    from torch import nn
+
+    model = sg.create_model("resnet18", seed=0)
+    rng = np.random.default_rng(0)
+    graphs = []
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            weight = module.weight.detach().numpy()
+            graphs.append(sg.bipartite(rng.random(weight.shape) < 0.02, weight=weight, name=name))
+    for conv in ("neurips2023", "iclr2023"):
+        for a, b in zip(spectra_of(graphs, convention=conv), spectra_of(graphs, convention=conv, solver="lanczos")):
+            for x, y in ((a.mask, b.mask), (a.weighted, b.weighted)):
+                assert _close(x.sigma1, y.sigma1, x.sigma1) and _close(x.sigma2, y.sigma2, x.sigma1)
+            valid = a.groups.valid
+            tol = 1e-7 * max(1.0, float(np.nanmax(a.groups.sigma1, initial=1.0)))
+            np.testing.assert_allclose(a.groups.sigma2[valid], b.groups.sigma2[valid], atol=tol, rtol=0)
+            np.testing.assert_allclose(a.groups.w_sigma2[valid], b.groups.w_sigma2[valid], atol=tol, rtol=0)
