@@ -17,9 +17,8 @@ Otherwise, with ``m = min(nL', nR') ≤ 1024``, the smaller Gram matrix is forme
 zero-padded into a power-of-two bucket; every bucket is solved by ONE batched ``torch.linalg.eigvalsh``
 across all layers passed to :func:`prepare` (padding only adds zero eigenvalues). The weighted σ pairs
 form a second such batch, solved the first time a weighted quantity is read (the ICLR family never
-needs them). Larger problems run
-seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``, ``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``,
-``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
+needs them). Larger problems run seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``,
+``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``, ``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
 made contiguous and their columns are relabelled per group, so ``ZZᵀ`` and ``ZᵀZ`` are block diagonal
 with exactly the blocks ``B_K B_Kᵀ`` and ``B_Kᵀ B_K``.
 
@@ -420,6 +419,7 @@ class _LayerWork:
         self._groups(s, sw, batch, weighted_batch)
 
     def _groups(self, s: sp.csr_array, sw: sp.csr_array, batch: _SigmaBatch, weighted_batch: _SigmaBatch) -> None:
+        """Fan-out groups of ``S``: table, exact shortcuts, and σ requests for the valid blocks."""
         conv = self.convention
         n_right = s.shape[1]
         order = np.argsort(self.fan_out, kind="stable")
@@ -474,16 +474,16 @@ class _LayerWork:
         w_todo = w_valid & ~thin
         side_small = np.minimum(c, n_out)
         use_batch = side_small <= GRAM_MAX if batch.solver == "auto" else np.full(n_groups, batch.solver == "gram")
-        for data, todo, out, unweighted, batch in ((xs.data, mask_todo, self.group_sigma, True, batch),
+        for data, todo, out, unweighted, queue in ((xs.data, mask_todo, self.group_sigma, True, batch),
                                                    (xw.data, w_todo, self.group_w_sigma, False, weighted_batch)):
             batched = todo & use_batch
             if batched.any():
                 self._batched_group_grams(data, xs, local_col, seg_row, seg_entry, starts - first_row,
-                                          reached, n_right, c, n_out, batched, out, batch)
+                                          reached, n_right, c, n_out, batched, out, queue)
             for g in np.flatnonzero(todo & ~use_batch):
                 lo = int(starts[g]) - first_row
                 block = sp.csr_array((data, xs.indices, xs.indptr), shape=xs.shape)[lo:lo + int(c[g])]
-                batch.add_matrix(block, unweighted, out, int(g))
+                queue.add_matrix(block, unweighted, out, int(g))
 
     @staticmethod
     def _batched_group_grams(data, xs, local_col, seg_row, seg_entry, seg_start, reached, n_right,
