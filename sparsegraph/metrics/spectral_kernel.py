@@ -378,10 +378,12 @@ def _supports(graph, convention: str) -> tuple[sp.csr_array, sp.csr_array]:
     if not graph.weighted:
         weights = np.ones(len(a), dtype=np.float64)
     keep = weights != 0 if (convention == "iclr2023" and graph.weighted) else np.ones(len(a), dtype=bool)
-    # edge arrays are in canonical ascending (src, dst) order, so the kept edges are already CSR rows
     rows = np.asarray(a.src)[keep]
     cols = np.asarray(a.dst)[keep] - n_left
     w = weights[keep]
+    if np.any(rows[1:] < rows[:-1]):  # canonical order is by source already; compat orders may not be
+        order = np.argsort(rows, kind="stable")
+        rows, cols, w = rows[order], cols[order], w[order]
     indptr = np.zeros(n_left + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_left), out=indptr[1:])
     shape = (n_left, n_right)

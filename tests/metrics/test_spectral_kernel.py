@@ -243,3 +243,19 @@ def test_full_resnet18_gram_and_lanczos_routes_agree():
             tol = 1e-7 * max(1.0, float(np.nanmax(a.groups.sigma1, initial=1.0)))
             np.testing.assert_allclose(a.groups.sigma2[valid], b.groups.sigma2[valid], atol=tol, rtol=0)
             np.testing.assert_allclose(a.groups.w_sigma2[valid], b.groups.w_sigma2[valid], atol=tol, rtol=0)
+
+
+def test_edge_order_does_not_matter():
+    from dataclasses import replace
+
+    rng = np.random.default_rng(12)
+    g = sg.bipartite(*_random_layer(rng, 20, 45, 0.3))
+    perm = rng.permutation(g.num_edges)
+    a = g.arrays
+    shuffled = replace(g, arrays=replace(a, src=a.src[perm], dst=a.dst[perm], weight=a.weight[perm],
+                                         signed_weight=a.signed_weight[perm], edge_set=a.edge_set[perm]))
+    x, y = layer_spectra(g), layer_spectra(shuffled)
+    assert _close(x.mask.sigma2, y.mask.sigma2, x.mask.sigma1)
+    assert _close(x.weighted.sigma2, y.weighted.sigma2, x.weighted.sigma1)
+    np.testing.assert_allclose(x.groups.sigma2, y.groups.sigma2, atol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(x.groups.n_out, y.groups.n_out)
