@@ -270,7 +270,8 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
     shapes = {name: tuple(p.shape) for name, p in maskable.params.items()}
     total = sum(maskable.sizes)
     rounds = plan.options["rounds"]
-    counts = schedule(d, total, rounds)
+    live = total if masks is None else sum(int(m.sum()) for m in masks.values())
+    counts = schedule(d, total, rounds, start=live / total)
     session = _Session(plan, model, data, maskable)
     events = []
     with session.rounds(model, masks) as scorer:
@@ -279,7 +280,7 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
             raw = scorer.score(masks)
             start = time.perf_counter()
             ranked = prune_scores(raw, masks)
-            masks = select(ranked, shapes, k, density=float(d ** (r / rounds)) if r < rounds else d,
+            masks = select(ranked, shapes, k, density=k / total if r < rounds else d,
                            scope=plan.options["scope"], allocation=plan.options["allocation"],
                            min_per_layer=plan.options["min_per_layer"], tie_break=plan.options["tie_break"],
                            generator=plan.generator, power=float(plan.options["erk_power_scale"]))

@@ -27,12 +27,18 @@ def keep_count(density: float, total: int) -> int:
     return int(min(max(k, 1), total))
 
 
-def schedule(density: float, total: int, rounds: int) -> list[int]:
-    """Exponential schedule: round r keeps k_r = ⌊d^{r/R}·N + ½⌋ (r = 1…R), the last exactly K."""
+def schedule(density: float, total: int, rounds: int, start: float = 1.0) -> list[int]:
+    """Exponential schedule: round r keeps k_r = ⌊d_r·N + ½⌋, d_r = d_0·(d/d_0)^{r/R} (r = 1…R), the last
+    exactly K.
+
+    d_0 = ``start`` is the density before the first round: 1 for a dense start (then d_r = d^{r/R}), the
+    live fraction when an existing mask is pruned further.
+    """
     if rounds < 1:
         raise UsageError(f"rounds must be >= 1, got {rounds}")
-    counts = [keep_count(float(np.float64(density) ** (r / rounds)), total) for r in range(1, rounds)]
-    return counts + [keep_count(density, total)]
+    start, density = np.float64(start), np.float64(density)
+    counts = [keep_count(float(start * (density / start) ** (r / rounds)), total) for r in range(1, rounds)]
+    return counts + [keep_count(float(density), total)]
 
 
 def allocate(targets: np.ndarray, sizes: np.ndarray, total: int, min_per_layer: int = 0) -> np.ndarray:
