@@ -234,7 +234,7 @@ def scores(method: str, model: nn.Module, data: Any = None, *, seed: int | None 
 def _maskable(model: nn.Module, plan: _Plan) -> Maskable:
     o = plan.options
     return resolve_maskable(model, dense_first_layer=o["dense_first_layer"], dense_classifier=o["dense_classifier"],
-                            exclude=o["exclude"], input_shape=o["input_shape"])
+                            exclude=o["exclude"], input_shape=o["input_shape"] or getattr(model, "input_shape", None))
 
 
 def run(model: nn.Module, method: str, density: float | None = None, sparsity: float | None = None,

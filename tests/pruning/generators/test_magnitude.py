@@ -36,7 +36,7 @@ def test_all_zero_and_half_zero_scores_keep_exactly_k_identically_per_seed(h):
 
 def test_magnitude_empties_the_resnet18_classifier_at_one_percent(zoo):
     """Documented behaviour (spec §2): Kaiming fan-out convs vs default Linear init at d = 0.01."""
-    model = zoo("resnet18", num_classes=10)
+    model = zoo("resnet18", num_classes=10, init="kaiming_fan_out", seed=0)
     masks = sg.prune(model, "magnitude", density=0.01, seed=0)
     classifier = list(masks)[-1]
     assert int(masks[classifier].sum()) == 0

@@ -55,7 +55,7 @@ def test_train_bn_mode_is_refused(vgg):
 @pytest.mark.slow
 def test_resnet18_shortcuts_are_emptied_at_one_percent(zoo):
     """Documented behaviour (spec §2, Synaptic-Flow issue #7): 100 rounds keep no 1×1 shortcut weight."""
-    model = zoo("resnet18", num_classes=10)
+    model = zoo("resnet18", num_classes=10, init="kaiming_fan_out", seed=0)
     masks = sg.prune(model, "synflow", density=0.01, input_shape=(3, 32, 32), seed=0)
     shortcuts = [n for n, m in masks.items() if m.shape[-2:] == (1, 1)]
     assert len(shortcuts) == 3
@@ -64,7 +64,7 @@ def test_resnet18_shortcuts_are_emptied_at_one_percent(zoo):
 
 @pytest.mark.slow
 def test_resnet34_is_finite_in_float64_and_not_in_float32(zoo):
-    model = zoo("resnet34", num_classes=10)
+    model = zoo("resnet34", num_classes=10, init="kaiming_fan_out", seed=0)
     scores = sg.pruning.scores("synflow", model, input_shape=(3, 32, 32))
     assert all(bool(torch.isfinite(s).all()) for s in scores.values())
     with pytest.raises(NonFiniteScoreError):
