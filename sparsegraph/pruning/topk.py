@@ -30,28 +30,29 @@ def topk_mask(scores: torch.Tensor, k: int, *, tie_break: str = "random",
     """
     if tie_break not in TIE_BREAKS:
         raise UsageError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+    if tie_break == "random" and generator is None:
+        raise UsageError("tie_break='random' needs a generator")
     n = scores.numel()
-    keys = None
-    if tie_break == "random":
-        if generator is None:
-            raise UsageError("tie_break='random' needs a generator")
-        perm = torch.randperm(n, generator=generator)
-        keys = torch.empty(n, dtype=torch.int64)
-        keys[perm] = torch.arange(n, dtype=torch.int64)
-        keys = keys.to(scores.device)
+    # drawn once per selection, ties or not, so the generator's stream never depends on the scores
+    perm = torch.randperm(n, generator=generator) if tie_break == "random" else None
     live = int(torch.count_nonzero(scores > float("-inf")))
     if k > live:
         raise UsageError(f"cannot keep {k} weights: only {live} are still unpruned")
-    keep = torch.zeros(n, dtype=torch.bool, device=scores.device)
     if k == 0:
-        return keep
+        return torch.zeros(n, dtype=torch.bool, device=scores.device)
     # the k-th largest = the (n − k + 1)-th smallest
     threshold = torch.kthvalue(scores, n - k + 1).values
     keep = scores > threshold
     slots = k - int(torch.count_nonzero(keep))
-    if slots > 0:
-        tied = torch.nonzero(scores == threshold, as_tuple=True)[0]
-        if keys is not None:
-            tied = tied[torch.argsort(keys[tied])]
-        keep[tied[:slots]] = True
+    tied = scores == threshold
+    if slots < int(torch.count_nonzero(tied)):
+        if perm is None:
+            order = torch.nonzero(tied, as_tuple=True)[0]
+        else:
+            # perm[j] has key j: the tied entries in key order are perm filtered by tied[perm]
+            perm = perm.to(scores.device)
+            order = perm[tied[perm]]
+        keep[order[:slots]] = True
+    else:
+        keep |= tied
     return keep
