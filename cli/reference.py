@@ -1,0 +1,34 @@
+"""Render the CLI reference (``docs/cli.md``) from the commands' own ``--help``.
+
+Regenerate with ``python -m sparsegraph_cli.reference > docs/cli.md``; a test keeps the two in sync.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def render_reference(group: click.Group) -> str:
+    """Markdown with the ``--help`` text of the group and of each command, in name order."""
+    parts = [
+        "# Command-line reference",
+        "",
+        "Generated from `--help` by `python -m sparsegraph_cli.reference > docs/cli.md`; do not edit by hand.",
+        "",
+        "Exit codes: 0 success; 1 runtime error; 2 usage error; 3 bad input (unreadable or mismatched",
+        "model, mask, checkpoint or dataset), always with a one-line message.",
+        "",
+    ]
+    ctx = click.Context(group, info_name="sparsegraph", terminal_width=100, max_content_width=100)
+    parts += ["## sparsegraph", "", "```text", group.get_help(ctx), "```", ""]
+    for name in sorted(group.list_commands(ctx)):
+        cmd = group.get_command(ctx, name)
+        sub = click.Context(cmd, info_name=name, parent=ctx, terminal_width=100, max_content_width=100)
+        parts += [f"## sparsegraph {name}", "", "```text", cmd.get_help(sub), "```", ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from sparsegraph_cli.main import main
+
+    print(render_reference(main), end="")

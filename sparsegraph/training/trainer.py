@@ -1,0 +1,308 @@
+"""Sparse training with masks enforced after every step, checkpoints every epoch, exact resume."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from sparsegraph.errors import CheckpointError, TrainingError, UsageError
+from sparsegraph.training.batches import TensorSplit, iterate_eval, iterate_train
+from sparsegraph.training.masking import MaskEnforcer
+from sparsegraph.training.recipes import Recipe, resolve_recipe
+from sparsegraph.training.runlog import RunLog
+from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.device import resolve_device
+
+Split = TensorSplit | Dataset
+
+
+@dataclass
+class TrainData:
+    """The three splits a run uses. ``val`` may be None (``--val-split 0``)."""
+
+    train: Split
+    val: Split | None
+    test: Split | None
+    name: str = "custom"
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`train`.
+
+    Attributes:
+        test_at_best_val: test accuracy of the epoch with the best validation accuracy (headline).
+        test_final: test accuracy after the last epoch.
+        best_val: best validation accuracy, and ``best_epoch`` its (1-based) epoch.
+        test_best_epoch: best test accuracy over epochs (selected on test: optimistic).
+        history: one dict per epoch (loss, accuracies, lr, seconds).
+    """
+
+    test_at_best_val: float | None
+    test_final: float | None
+    best_val: float | None
+    best_epoch: int | None
+    test_best_epoch: float | None
+    epochs: int
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    device: str = "cpu"
+    recipe: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: TrainData, *,
+          recipe: Recipe | str | None = None, run_dir: str | Path | None = None, seed: int = 0,
+          device: str | torch.device = "auto", amp: str = "auto", channels_last: str = "auto",
+          deterministic: bool = False, resume: bool = False, progress: bool = False,
+          log: RunLog | None = None, select_on_test: bool = False, num_workers: int = 0,
+          **overrides: Any) -> TrainResult:
+    """Train ``model`` with ``masks`` enforced, in place, and return the accuracies.
+
+    SGD with Nesterov momentum, weight decay on all parameters and cross-entropy on the logits;
+    the learning rate follows the recipe per iteration. Masked weights and their optimizer state
+    are re-zeroed after every step. With ``run_dir``, ``checkpoints/last.pt`` is written
+    atomically after every epoch and ``checkpoints/best.safetensors`` holds the best-validation
+    weights; ``resume=True`` continues after the last completed epoch and reproduces the
+    uninterrupted run (bitwise with ``deterministic=True`` on the same device and software).
+
+    Args:
+        model: the network (modified in place).
+        masks: parameter name -> bool tensor, or None for dense training.
+        data: the train / val / test splits.
+        recipe: a :class:`Recipe` or recipe name (default from ``data.name``).
+        run_dir: where checkpoints go (None: no checkpoints).
+        seed: the run seed; epoch ``e`` shuffles with ``derive_seed(seed, "train", e)``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        amp: ``auto`` (bf16 autocast on CUDA where supported, else fp16 with a GradScaler),
+            ``off``, ``bf16`` or ``fp16``. Ignored on CPU.
+        channels_last: ``auto`` (on for conv nets on CUDA), ``on`` or ``off``.
+        deterministic: deterministic algorithms, cudnn benchmark off.
+        resume: continue from ``run_dir/checkpoints/last.pt``.
+        progress: show a tqdm bar on stderr.
+        log: a :class:`RunLog` for ``epoch`` / ``checkpoint`` events.
+        select_on_test: report ``test_best_epoch`` as the headline (published, biased setting).
+        num_workers: DataLoader workers for datasets not held as tensors.
+        **overrides: recipe fields (``epochs``, ``lr``, ``batch_size``, ...).
+    """
+    rec = recipe if isinstance(recipe, Recipe) else resolve_recipe(recipe, data.name, **overrides)
+    if isinstance(recipe, Recipe) and overrides:
+        rec = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+    dev = resolve_device(device)
+    log = log or RunLog(None)
+    _configure_determinism(deterministic, dev)
+    model.to(dev)
+    use_cl = channels_last == "on" or (channels_last == "auto" and dev.type == "cuda"
+                                       and any(isinstance(m, nn.Conv2d) for m in model.modules()))
+    if use_cl:
+        model.to(memory_format=torch.channels_last)
+    amp_dtype = _amp_dtype(amp, dev)
+    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+
+    splits = {k: _to_device(getattr(data, k), dev) for k in ("train", "val", "test")}
+    enforcer = MaskEnforcer(model, masks) if masks else None
+    if enforcer:
+        enforcer.apply()
+    decay = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(decay, lr=rec.lr, momentum=rec.momentum, nesterov=rec.nesterov,
+                                weight_decay=rec.weight_decay)
+    n_train = len(splits["train"])
+    iters_per_epoch = max(1, -(-n_train // rec.batch_size))
+
+    ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
+    state = {"epoch": 0, "iteration": 0, "history": [], "best_val": None, "best_epoch": None}
+    if resume:
+        if ckpt_dir is None or not (ckpt_dir / "last.pt").exists():
+            raise UsageError("--resume given but no checkpoint found"
+                             + (f" at {ckpt_dir / 'last.pt'}" if ckpt_dir else ""))
+        state = _load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scaler, masks)
+
+    start = time.perf_counter()
+    bar = _progress(progress, rec.epochs, state["epoch"])
+    try:
+        for epoch in range(state["epoch"], rec.epochs):
+            t0 = time.perf_counter()
+            model.train()
+            loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
+            correct = torch.zeros((), device=dev, dtype=torch.int64)
+            seen = 0
+            for x, y in iterate_train(splits["train"], rec.batch_size, seed, epoch, dev, num_workers):
+                lr = rec.lr_at(state["iteration"], iters_per_epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                if use_cl and x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with _autocast(dev, amp_dtype):
+                    out = model(x)
+                    loss = F.cross_entropy(out.float(), y)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
+                if enforcer:
+                    enforcer.after_step(optimizer)
+                state["iteration"] += 1
+                loss_sum += loss.detach().double() * y.shape[0]
+                correct += (out.detach().argmax(1) == y).sum()
+                seen += int(y.shape[0])
+            train_loss = float(loss_sum) / max(seen, 1)
+            if not torch.isfinite(torch.tensor(train_loss)):
+                raise TrainingError(
+                    f"training loss became {train_loss} in epoch {epoch + 1}; stopped"
+                    + (f", last good checkpoint kept at {ckpt_dir / 'last.pt'}" if ckpt_dir and epoch else "")
+                    + " (try a lower --lr)")
+            row = {"epoch": epoch + 1, "iteration": state["iteration"],
+                   "lr": rec.lr_at(max(state["iteration"] - 1, 0), iters_per_epoch),
+                   "train_loss": train_loss, "train_acc": float(correct) / max(seen, 1)}
+            for name in ("val", "test"):
+                if splits[name] is not None:
+                    row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, splits[name], dev, amp_dtype)
+            row["seconds"] = round(time.perf_counter() - t0, 4)
+            state["history"].append(row)
+            state["epoch"] = epoch + 1
+            improved = row.get("val_acc") is not None and (state["best_val"] is None
+                                                           or row["val_acc"] > state["best_val"])
+            if improved:
+                state["best_val"], state["best_epoch"] = row["val_acc"], epoch + 1
+            log.write("epoch", **row)
+            if ckpt_dir is not None:
+                _save_checkpoint(ckpt_dir, model, optimizer, scaler, masks, state, rec, improved)
+                log.write("checkpoint", epoch=epoch + 1, path=str(ckpt_dir / "last.pt"))
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{train_loss:.3f}", val=row.get("val_acc"), test=row.get("test_acc"))
+    finally:
+        if bar is not None:
+            bar.close()
+        if enforcer:
+            enforcer.remove()
+    return _result(state, rec, dev, time.perf_counter() - start, select_on_test)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, device: torch.device,
+             amp_dtype: torch.dtype | None = None, batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode, restored after)."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in iterate_eval(split, batch_size, device):
+        with _autocast(device, amp_dtype):
+            out = model(x).float()
+        loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
+        correct += int((out.argmax(1) == y).sum())
+        seen += int(y.shape[0])
+    model.train(was_training)
+    return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+
+def _result(state: dict, rec: Recipe, dev: torch.device, seconds: float, select_on_test: bool) -> TrainResult:
+    hist = state["history"]
+    tests = [r["test_acc"] for r in hist if "test_acc" in r]
+    at_best = None
+    if state["best_epoch"] is not None and "test_acc" in hist[state["best_epoch"] - 1]:
+        at_best = hist[state["best_epoch"] - 1]["test_acc"]
+    result = TrainResult(
+        test_at_best_val=at_best,
+        test_final=hist[-1].get("test_acc") if hist else None,
+        best_val=state["best_val"],
+        best_epoch=state["best_epoch"],
+        test_best_epoch=max(tests) if tests else None,
+        epochs=len(hist),
+        history=hist,
+        seconds=round(seconds, 3),
+        device=str(dev),
+        recipe=rec.to_dict(),
+    )
+    if select_on_test:
+        result.test_at_best_val = result.test_best_epoch
+    return result
+
+
+def _save_checkpoint(ckpt_dir: Path, model: nn.Module, optimizer, scaler, masks, state: dict,
+                     rec: Recipe, improved: bool) -> None:
+    from safetensors.torch import save_file
+
+    payload = {
+        "format": "sparsegraph.checkpoint/1",
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else {},
+        "masks": {k: v.detach().cpu() for k, v in (masks or {}).items()},
+        "recipe": json.dumps(rec.to_dict()),
+        **{k: state[k] for k in ("epoch", "iteration", "history", "best_val", "best_epoch")},
+    }
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(ckpt_dir / "last.pt") as tmp:
+        torch.save(payload, tmp)
+    if improved:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        with atomic_path(ckpt_dir / "best.safetensors") as tmp:
+            save_file(tensors, str(tmp), metadata={"epoch": str(state["epoch"])})
+
+
+def _load_checkpoint(path: Path, model: nn.Module, optimizer, scaler, masks) -> dict:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        if scaler is not None and payload["scaler"]:
+            scaler.load_state_dict(payload["scaler"])
+    except (RuntimeError, KeyError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot resume from this checkpoint ({str(exc).splitlines()[0]})") from None
+    saved = payload.get("masks", {})
+    if masks and (set(saved) != set(masks) or any(not torch.equal(saved[k], masks[k].cpu()) for k in masks)):
+        raise CheckpointError(f"{path}: the checkpoint was trained with different masks than this run")
+    return {k: payload[k] for k in ("epoch", "iteration", "history", "best_val", "best_epoch")}
+
+
+def _to_device(split: Split | None, dev: torch.device) -> Split | None:
+    return split.to(dev) if isinstance(split, TensorSplit) else split
+
+
+def _amp_dtype(amp: str, dev: torch.device) -> torch.dtype | None:
+    if dev.type != "cuda" or amp == "off":
+        return None
+    if amp == "bf16" or (amp == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    if amp in ("fp16", "auto"):
+        return torch.float16
+    raise UsageError(f"invalid amp setting {amp!r}: expected auto, off, bf16 or fp16")
+
+
+def _autocast(dev: torch.device, dtype: torch.dtype | None):
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=dev.type, dtype=dtype)
+
+
+def _configure_determinism(deterministic: bool, dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+        torch.backends.cudnn.deterministic = deterministic
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def _progress(enabled: bool, total: int, initial: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="train", unit="epoch", leave=False)
