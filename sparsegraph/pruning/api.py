@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import MaskError, UsageError
+from sparsegraph.masks import MaskSet, maskable_parameters
 from sparsegraph.pruning.budgets import ALLOCATIONS
 from sparsegraph.pruning.counts import resolve_density, schedule
 from sparsegraph.pruning.data import is_pair, scoring_batches
@@ -174,7 +175,7 @@ class _Scorer:
         self._cm = scoring_model(self.model, copy=plan.options["copy"])
         scoring = self._cm.__enter__()
         try:
-            named = dict(scoring.named_parameters())
+            named = maskable_parameters(scoring)
             params = {name: named[name] for name in self.session.names}
             for p in scoring.parameters():
                 p.requires_grad_(False)
@@ -287,8 +288,6 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
             session.timings["selection"] += time.perf_counter() - start
             events.append({"event": "score", "method": method, "round": r, "rounds": rounds, "kept": k,
                            "seconds": time.perf_counter() - round_start})
-    from sparsegraph.masks import MaskSet
-
     metadata = {"generator": method, "seed": plan.seed, "density": d}
     weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
     timings = {**session.timings, "total": time.perf_counter() - started}

@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from sparsegraph.errors import UsageError
-
-PRUNABLE_TYPES = (nn.Conv2d, nn.Linear)
+from sparsegraph.masks import maskable_parameters
 
 
 @dataclass
@@ -19,8 +18,8 @@ class Maskable:
     """The maskable weights of a model, in MaskSet order (``named_parameters()`` order).
 
     Attributes:
-        params: parameter name -> parameter, in MaskSet order; the global flat index concatenates them,
-            each flattened in C order.
+        params: parameter name -> parameter (``sparsegraph.masks.maskable_parameters``), in MaskSet
+            order; the global flat index concatenates them, each flattened in C order.
         excluded: the resolved exclusion list (names of conv/linear weights kept dense).
         all_prunable: every conv + linear weight name (the base of ``density_overall``).
     """
@@ -36,13 +35,6 @@ class Maskable:
     @property
     def shapes(self) -> list[tuple[int, ...]]:
         return [tuple(p.shape) for p in self.params.values()]
-
-
-def prunable_weight_names(model: nn.Module) -> list[str]:
-    """Names of the ``weight`` of every Conv2d and Linear, in ``named_parameters()`` order."""
-    owned = {f"{name}.weight" if name else "weight"
-             for name, module in model.named_modules() if isinstance(module, PRUNABLE_TYPES)}
-    return [name for name, _ in model.named_parameters() if name in owned]
 
 
 def _dataflow_order(model: nn.Module, names: list[str], input_shape: Sequence[int] | None) -> list[str]:
@@ -80,7 +72,8 @@ def resolve_maskable(model: nn.Module, *, dense_first_layer: bool = False, dense
     Raises:
         UsageError: if nothing is left to prune, or a pattern is not a valid regular expression.
     """
-    names = prunable_weight_names(model)
+    candidates = maskable_parameters(model)
+    names = list(candidates)
     if isinstance(exclude, str):
         exclude = [exclude]
     excluded: list[str] = []
@@ -98,8 +91,7 @@ def resolve_maskable(model: nn.Module, *, dense_first_layer: bool = False, dense
         for flag, name in ((dense_first_layer, order[0]), (dense_classifier, order[-1])):
             if flag and name not in excluded:
                 excluded.append(name)
-    parameters = dict(model.named_parameters())
-    params = {name: parameters[name] for name in names if name not in excluded}
+    params = {name: candidates[name] for name in names if name not in excluded}
     if not params:
         raise UsageError("no maskable weights left: the model has no Conv2d/Linear weight, or all are excluded")
     return Maskable(params=params, excluded=[n for n in names if n in excluded], all_prunable=names)

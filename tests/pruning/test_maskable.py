@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import UsageError
-from sparsegraph.pruning.maskable import prunable_weight_names, resolve_maskable
+from sparsegraph.pruning.maskable import resolve_maskable
 
 
 def test_default_is_every_conv_and_linear_weight_in_parameter_order(resnet):
-    names = prunable_weight_names(resnet)
+    names = list(resolve_maskable(resnet).params)
     assert names == ["conv1.weight", "layer1.conv1.weight", "layer1.conv2.weight", "layer2.conv1.weight",
                      "layer2.conv2.weight", "layer2.shortcut.0.weight", "linear.weight"]
     m = resolve_maskable(resnet)
