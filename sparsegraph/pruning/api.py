@@ -36,7 +36,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "input_shape": None, "copy": True, "masks": None, "generator": None,
 }
 DATA_OPTIONS: dict[str, Any] = {"score_batches": 1, "score_batch_size": 128, "samples_per_class": None,
-                                "bn_mode": "eval"}
+                                "score_augment": False, "bn_mode": "eval"}
 BN_MODES = ("eval", "train")
 
 
@@ -137,8 +137,8 @@ def _scoring_data(plan: _Plan, model: nn.Module, data: Any, device: torch.device
         split = options.get("grasp_same_batches") is False and not is_pair(data)
         count = options["score_batches"] * (2 if split else 1)
         out.batches = scoring_batches(data, score_batches=count, score_batch_size=options["score_batch_size"],
-                                      samples_per_class=options["samples_per_class"], generator=data_gen,
-                                      device=device)
+                                      samples_per_class=options["samples_per_class"],
+                                      score_augment=options["score_augment"], generator=data_gen, device=device)
         if split:
             out.batches, out.second = out.batches[:count // 2], out.batches[count // 2:]
         peek = out.batches
@@ -243,7 +243,8 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
             ``erk_power_scale``, ``tie_break`` (random | index), ``rounds``, ``dense_first_layer``,
             ``dense_classifier``, ``exclude`` (regexes), ``input_shape``, ``copy``, ``masks`` (an existing
             mask to prune further), ``generator`` (CPU torch.Generator); for labelled-data methods
-            ``score_batches``, ``score_batch_size``, ``samples_per_class``, ``bn_mode`` (eval | train);
+            ``score_batches``, ``score_batch_size``, ``samples_per_class``, ``score_augment``,
+            ``bn_mode`` (eval | train);
             grasp ``temperature``, ``grasp_same_batches``; synflow ``dtype``.
 
     Returns:

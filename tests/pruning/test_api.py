@@ -133,6 +133,7 @@ def test_non_finite_scores_raise_naming_the_parameter(vgg):
     assert issubclass(NonFiniteScoreError, ValueError)
 
 
+@pytest.mark.filterwarnings("ignore:dense_first_layer/dense_classifier use registration order")
 def test_exclusions_leave_the_mask_set_and_n(h):
     model = h.make_resnet()
     with pytest.warns(UserWarning, match="matches no"):
