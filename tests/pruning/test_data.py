@@ -93,3 +93,16 @@ def test_datasets_are_read_unaugmented_unless_asked():
     assert ds.augment is True                      # the caller's dataset is untouched
     balanced = scoring_batches(ds, samples_per_class=2, generator=make_generator(0))
     assert torch.bincount(balanced[0][1]).tolist() == [2, 2, 2, 2]
+
+
+def test_digits_dataset_end_to_end():
+    from sparsegraph.data import load_dataset
+
+    train = load_dataset("digits", "train")
+    model = sg.create_model("lenet5", num_classes=10, input_shape=(1, 8, 8))
+    a = sg.pruning.run(model, "grasp", density=0.05, data=train, seed=0, samples_per_class=10, score_batches=2)
+    b = sg.prune(model, "grasp", density=0.05, data=train, seed=0, samples_per_class=10, score_batches=2)
+    total = sum(m.numel() for m in a.masks.values())
+    assert a.masks.num_kept == round(0.05 * total) and a.masks == b
+    synflow = sg.prune(model, "synflow", density=0.05, seed=0, rounds=10)     # shape from model.input_shape
+    assert synflow.num_kept == a.masks.num_kept
