@@ -38,6 +38,16 @@ class TensorSplit:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
+    @property
+    def targets(self) -> torch.Tensor:
+        """The labels (the attribute torchvision datasets use)."""
+        return self.y
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        """One normalised, unaugmented item: a map-style dataset view (e.g. for scoring batches)."""
+        x, y = self.batch(torch.tensor([index]))
+        return x[0], int(y[0])
+
     def to(self, device: torch.device) -> "TensorSplit":
         return TensorSplit(self.x.to(device), self.y.to(device), self.pixel_max, self.mean, self.std,
                            self.crop_padding)
