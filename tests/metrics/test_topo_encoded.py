@@ -1,5 +1,6 @@
-"""topo.* through ``sg.encode``: the compat="mge2024" builder against the mge-snn values, and the clean MGE
-of a dense MLP against the closed forms (metrics.md §9). Skipped where the installation has no MGE builder."""
+"""topo.* through ``sg.encode``: compat="mge2024" graphs (multipartite and per layer) against the mge-snn
+values, and the clean MGE of a dense MLP against the closed forms (metrics.md §9). A test is skipped where
+the installation lacks the encoding it needs."""
 
 from __future__ import annotations
 
@@ -109,3 +110,29 @@ def test_clean_encoding_of_a_dense_mlp(a, b, c):
                                      model[2].weight.detach().numpy().ravel()]).astype(np.float64))
     assert values["topo.strength"] == pytest.approx(2 * weights.sum() / n, rel=1e-6)
     assert math.isfinite(values["topo.spectral_gap"])
+
+
+@pytest.mark.parametrize("encoding", ["rolled", "rolled-channel"])
+@pytest.mark.parametrize("name", list(NETS))
+def test_compat_layer_encodings_reproduce_reference_layerwise_values(name, encoding):
+    case = CASES[name]
+    model, masks = reference_model(name)
+    graphs = encode_or_skip(model, masks, encoding=encoding, compat="mge2024",
+                            input_shape=tuple(case["architecture"]["input_shape"]))
+    expected = {row["layer"]: row for row in case["expected"]["topo_layerwise"]["mge2024"][encoding]}
+    exact_motifs = case["details"]["layerwise_motifs_exact_size4"][encoding]
+    assert list(graphs) == list(expected)
+    for layer, graph in graphs.items():
+        ref = expected[layer]
+        with metric_cache():
+            for metric, value in ref.items():
+                if metric == "layer":
+                    continue
+                got = compute(metric, graph)
+                if metric == "topo.spectral_gap":
+                    assert abs(got - value) <= 2e-5 * max(1.0, ref["topo.spectral_radius"]), (layer, metric)
+                elif metric in ("topo.strength", "topo.spectral_radius"):
+                    assert got == pytest.approx(value, rel=1e-6), (layer, metric)
+                else:
+                    assert got == pytest.approx(value, rel=1e-12, abs=0), (layer, metric)
+            assert compute("topo.motifs", graph, motif_method="exact") == exact_motifs[layer]
