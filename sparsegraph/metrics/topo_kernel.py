@@ -19,10 +19,17 @@ import numpy as np
 
 from sparsegraph.errors import MetricError
 
-# Below this many nodes the spectra come from a dense eigvalsh (exact and faster than ARPACK).
+# Graphs and components up to this many nodes get a dense eigvalsh (exact and faster than ARPACK).
 DENSE_SPECTRUM_MAX_NODES = 600
-# ARPACK residual tolerance (relative): eigenvalue errors stay below 1e-10·|λ|, inside metrics.md §7's 1e-9
+# Largest stack of small-component matrices handed to one batched eigvalsh call.
+DENSE_BATCH_BYTES = 64 * 2**20
+# ARPACK residual tolerance, relative to |λ|: the residual norm bounds the eigenvalue error (Kahan), so the
+# Ritz values stay within 1e-10·|λ| of eigenvalues, inside metrics.md §7's 1e-9·max(1, t1).
 EIGSH_TOL = 1e-10
+# Lanczos basis sizes. A bigger basis saves restarts but every step re-orthogonalises against all of it
+# (O(N·ncv) per step); these are the measured optima on the ResNet-20 MGE (benchmarks/bench_topo.py).
+ADJACENCY_NCV = 16
+LAPLACIAN_NCV = 20
 
 
 class TopoView:
@@ -114,23 +121,24 @@ class TopoView:
     @cached_property
     def adjacency_top3(self) -> np.ndarray:
         """``t1 ≥ t2 ≥ t3``: the three largest |eigenvalues| of ``A`` (with multiplicity, 0-padded)."""
-        return _top_abs_eigenvalues(self.adjacency, 3)
+        count, labels = self.components
+        return top_abs_eigenvalues(self.adjacency, 3, labels, count)
 
     @cached_property
     def laplacian_max(self) -> float:
         """``λ_max(L)`` with ``L = D − A``, ``D = diag(row sums of A)``."""
-        import scipy.sparse as sp
-
         n = self.num_nodes
         if n == 0:
             return 0.0
         a = self.adjacency
-        laplacian = (sp.diags_array(np.asarray(a.sum(axis=1)).ravel()) - a).tocsr()
+        degree = a.sum(axis=1)
         if n <= DENSE_SPECTRUM_MAX_NODES:
-            return float(np.linalg.eigvalsh(laplacian.toarray())[-1])
-        from scipy.sparse.linalg import eigsh
+            return float(np.linalg.eigvalsh(np.diag(degree) - a.toarray())[-1])
+        from scipy.sparse.linalg import LinearOperator, eigsh
 
-        values = eigsh(laplacian, k=1, which="LA", v0=_start_vector(n), ncv=min(n, 20), tol=EIGSH_TOL,
+        # L is applied as D·x − A·x: assembling D − A would cost more than the whole solve
+        laplacian = LinearOperator((n, n), matvec=lambda x: degree * x.ravel() - a @ x.ravel(), dtype=np.float64)
+        values = eigsh(laplacian, k=1, which="LA", v0=_start_vector(n), ncv=min(n, LAPLACIAN_NCV), tol=EIGSH_TOL,
                        return_eigenvectors=False)
         return float(values[-1])
 
@@ -140,23 +148,85 @@ def _start_vector(n: int) -> np.ndarray:
     return np.random.default_rng(0).standard_normal(n)
 
 
-def _top_abs_eigenvalues(matrix, k: int) -> np.ndarray:
-    """The ``k`` largest |eigenvalues| of a symmetric CSR matrix, descending, 0-padded past N."""
+def top_abs_eigenvalues(matrix, k: int, labels: np.ndarray, count: int) -> np.ndarray:
+    """The ``k`` largest |eigenvalues| of a symmetric CSR matrix, descending, with multiplicity, 0-padded.
+
+    The matrix is block diagonal over its connected components (``labels``, ``count`` of them), so its
+    spectrum is the union of theirs, and each component is solved on its own: this is what makes
+    repeated and near-repeated |eigenvalues| across components (identical or nearly identical subnetworks,
+    which a single Krylov sequence resolves slowly or not at all) exact. Components larger than
+    ``DENSE_SPECTRUM_MAX_NODES`` run ARPACK (``eigsh``, ``which="LM"``, ``k`` values, seeded start); smaller
+    ones a dense ``eigvalsh``, batched by size. A component whose largest absolute row sum (a bound on
+    its |eigenvalues|, Gershgorin) does not exceed the ``k``-th value found so far is skipped.
+
+    Args:
+        matrix: symmetric N×N CSR matrix.
+        k: how many values.
+        labels: component label per node, in ``[0, count)``.
+        count: number of components.
+    """
     n = matrix.shape[0]
     out = np.zeros(k, dtype=np.float64)
     if n == 0:
         return out
     if n <= DENSE_SPECTRUM_MAX_NODES:
-        values = np.abs(np.linalg.eigvalsh(matrix.toarray()))
-    else:
-        from scipy.sparse.linalg import eigsh
-
-        # a few extra Ritz pairs make repeated |eigenvalues| (±σ pairs, symmetric blocks) converge
-        values = np.abs(eigsh(matrix, k=k + 3, which="LM", v0=_start_vector(n), ncv=min(n, 40), tol=EIGSH_TOL,
-                              return_eigenvectors=False))
-    values = np.sort(values)[::-1][:k]
+        values = np.sort(np.abs(np.linalg.eigvalsh(matrix.toarray())))[::-1][:k]
+        out[:values.size] = values
+        return out
+    sizes = np.bincount(labels, minlength=count)
+    bound = np.zeros(count, dtype=np.float64)
+    np.maximum.at(bound, labels, np.abs(matrix).sum(axis=1))
+    members = np.argsort(labels, kind="stable")  # component c is members[starts[c]:starts[c + 1]]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    found = [np.zeros(0)]
+    large = np.flatnonzero(sizes > DENSE_SPECTRUM_MAX_NODES)
+    for component in large:
+        nodes = members[starts[component]:starts[component + 1]]
+        # outside a component that holds every nonzero row, the matrix only adds zero eigenvalues
+        alone = bound.sum() == bound[component]
+        found.append(_lanczos_top_abs(matrix if alone else matrix[nodes][:, nodes], k))
+    kth = np.sort(np.concatenate(found))[-k] if sum(v.size for v in found) >= k else 0.0
+    small = np.flatnonzero((sizes <= DENSE_SPECTRUM_MAX_NODES) & (bound > kth))
+    for size in np.unique(sizes[small]):
+        same = small[sizes[small] == size]
+        chunks = -(-same.size * int(size) ** 2 * 8 // DENSE_BATCH_BYTES)
+        for chunk in np.array_split(same, chunks):
+            found.append(_dense_components_top_abs(matrix, members, starts[chunk], int(size), k))
+    values = np.sort(np.concatenate(found))[::-1][:k]
     out[:values.size] = values
     return out
+
+
+def _lanczos_top_abs(matrix, k: int) -> np.ndarray:
+    """The ``k`` largest |eigenvalues| of one (large) symmetric sparse matrix by ARPACK."""
+    from scipy.sparse.linalg import eigsh
+
+    n = matrix.shape[0]
+    # exactly k wanted values: every extra one must converge too, and past t3 the MGE spectrum is a
+    # near-continuum (six values cost ~900 steps on ResNet-20, three ~130)
+    values = eigsh(matrix, k=k, which="LM", v0=_start_vector(n), ncv=min(n, max(ADJACENCY_NCV, 2 * k + 1)),
+                   tol=EIGSH_TOL, return_eigenvectors=False)
+    return np.abs(values)
+
+
+def _dense_components_top_abs(matrix, members: np.ndarray, starts: np.ndarray, size: int, k: int) -> np.ndarray:
+    """The ``k`` largest |eigenvalues| of each of several components of one ``size``, by batched eigvalsh.
+
+    Args:
+        matrix: the symmetric CSR matrix.
+        members: node ids sorted by component.
+        starts: where each component begins in ``members``.
+        size: their common node count.
+        k: values per component.
+    """
+    nodes = members[(starts[:, None] + np.arange(size)).ravel()]
+    local = np.empty(matrix.shape[0], dtype=np.int64)
+    local[nodes] = np.arange(nodes.size) % size
+    rows = matrix[nodes].tocoo()  # the rows of closed components: every column lies in the same one
+    stack = np.zeros((starts.size, size, size), dtype=np.float64)
+    stack[rows.row // size, rows.row % size, local[rows.col]] = rows.data
+    values = np.abs(np.linalg.eigvalsh(stack))
+    return np.sort(values, axis=1)[:, -k:].ravel()
 
 
 # ------------------------------------------------------------------------------ raw topometrics
