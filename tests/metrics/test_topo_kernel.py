@@ -1,0 +1,119 @@
+"""topo_kernel spectra: the per-component solver routes against dense eigvalsh (metrics.md §7: 1e-9·max(1, t1))."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from topo_graphs import layered_graph  # noqa: E402
+
+from sparsegraph.metrics import compute_detailed  # noqa: E402
+from sparsegraph.metrics import topo_kernel  # noqa: E402
+from sparsegraph.metrics.topo_kernel import TopoView, top_abs_eigenvalues  # noqa: E402
+
+
+def random_block(sizes, edges_per_pair, seed):
+    """Edges and weights of a random layered DAG with a/a+2 shortcuts (non-bipartite): (src, dst, w, N)."""
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    src, dst = [], []
+    for p in range(len(sizes) - 1):
+        src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair))
+        dst.append(rng.integers(offsets[p + 1], offsets[p + 2], edges_per_pair))
+        if p + 2 < len(sizes):
+            src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair // 4))
+            dst.append(rng.integers(offsets[p + 2], offsets[p + 3], edges_per_pair // 4))
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    return src, dst, rng.random(src.size), int(offsets[-1])
+
+
+def union(*blocks, extra=(), extra_nodes=0):
+    """Disjoint union of ``(src, dst, w, n)`` blocks (ids shifted), ``extra_nodes`` more nodes after them,
+    and ``extra`` edges ``(u, v, w)``."""
+    src, dst, weight, shift = [], [], [], 0
+    for s, d, w, n in blocks:
+        src.append(s + shift)
+        dst.append(d + shift)
+        weight.append(w)
+        shift += n
+    for u, v, w in extra:
+        src.append(np.array([u]))
+        dst.append(np.array([v]))
+        weight.append(np.array([w]))
+    return np.concatenate(src), np.concatenate(dst), np.concatenate(weight), shift + extra_nodes
+
+
+def spy(monkeypatch, name):
+    """Record the calls of ``topo_kernel.<name>``."""
+    calls = []
+    original = getattr(topo_kernel, name)
+    monkeypatch.setattr(topo_kernel, name, lambda *args: calls.append(args) or original(*args))
+    return calls
+
+
+def check_against_dense(src, dst, weight, n):
+    graph = layered_graph([n], src, dst, weight)
+    w = np.zeros((n, n))
+    np.add.at(w, (src, dst), graph.arrays.weight.astype(np.float64))  # the float32-stored weights
+    top = np.sort(np.abs(np.linalg.eigvalsh(w + w.T)))[::-1][:3]
+    got = np.array(compute_detailed("topo.spectral_gap", graph).extras["top3"])
+    assert np.abs(got - top).max() <= 1e-9 * max(1.0, top[0])
+    return top
+
+
+def test_nearly_identical_large_components(monkeypatch):
+    # two components of 750 nodes (> the dense limit: one ARPACK run each) whose weights differ by ~1e-7:
+    # their spectra interleave at 1e-7 spacing, which one Krylov sequence over the union would not separate
+    s, d, w, n = random_block([300, 250, 200], 900, 5)
+    w2 = w * (1 + 1e-7 * np.random.default_rng(1).standard_normal(w.size))
+    lanczos = spy(monkeypatch, "_lanczos_top_abs")
+    top = check_against_dense(*union((s, d, w, n), (s, d, w2, n)))
+    assert top[0] - top[1] < 1e-6 * top[0]
+    assert [args[0].shape[0] > topo_kernel.DENSE_SPECTRUM_MAX_NODES for args in lanczos] == [True, True]
+
+
+def test_identical_small_components_batched_with_a_large_one(monkeypatch):
+    # one large component plus copies of a 300-node one whose top eigenvalue exceeds the large one's:
+    # the small ones go through the batched dense route (split into several calls here)
+    monkeypatch.setattr(topo_kernel, "DENSE_BATCH_BYTES", 2 * 300 * 300 * 8)
+    large = random_block([300, 250, 200], 900, 2)
+    small = random_block([100, 120, 80], 1500, 3)
+    batches = spy(monkeypatch, "_dense_components_top_abs")
+    top = check_against_dense(*union(large, small, small, small, small, small))
+    assert top[0] == pytest.approx(top[2], rel=1e-12)  # the five copies tie
+    assert sorted(args[2].size for args in batches) == [1, 2, 2]  # five copies, at most two per call
+
+
+def test_repeated_eigenvalue_inside_one_component():
+    # three copies joined through a hub: connected, and the 3-fold symmetry gives an exact double eigenvalue
+    block = random_block([200, 150, 100], 600, 5)
+    n = block[3]
+    top = check_against_dense(*union(block, block, block, extra_nodes=1,
+                                     extra=[(3 * n, 0, 0.3), (3 * n, n, 0.3), (3 * n, 2 * n, 0.3)]))
+    assert top[1] == pytest.approx(top[2], rel=1e-12)
+
+
+def test_components_below_the_kth_value_are_skipped(monkeypatch):
+    # single edges of weight 0.01 (|λ| ≤ 0.01 by their row sums) cannot reach t3 of the large component
+    large = random_block([300, 250, 200], 900, 2)
+    pairs = (np.arange(0, 400, 2), np.arange(1, 400, 2), np.full(200, 0.01), 400)
+    src, dst, weight, n = union(large, pairs)
+    view = TopoView(layered_graph([n], src, dst, weight))
+    calls = spy(monkeypatch, "_dense_components_top_abs")
+    assert np.allclose(view.adjacency_top3, check_against_dense(src, dst, weight, n), rtol=0, atol=1e-9)
+    assert calls == []
+
+
+def test_top_abs_eigenvalues_pads_and_orders():
+    # a 2×2 block [[0, 2], [2, 0]] (|λ| = 2, 2) beside 700 isolated nodes: zero-padded, descending
+    n = 702
+    matrix = sp.csr_array((np.array([2.0, 2.0]), (np.array([0, 1]), np.array([1, 0]))), shape=(n, n))
+    labels = np.concatenate([[0, 0], np.arange(1, n - 1)])
+    assert top_abs_eigenvalues(matrix, 3, labels, n - 1).tolist() == [2.0, 2.0, 0.0]
+    assert top_abs_eigenvalues(matrix, 1, labels, n - 1).tolist() == [2.0]
