@@ -192,8 +192,9 @@ def spectral_gap(graph: Any, normalize: bool = False, compat: str | None = None)
 
     ``A = Wᵈ + Wᵈᵀ`` with ``Wᵈ`` the directed weighted adjacency (parallel entries summed); ``t1 ≥ t2 ≥ t3``
     are its three largest |eigenvalues| with multiplicity (missing ones count as 0). On a bipartite layered
-    graph ``t1 = t2``, so the gap is ``σ1 − σ2``. Float64 (``eigsh`` with a seeded start; dense ``eigvalsh``
-    on small graphs), where [MGE24] used float32 ARPACK. Not normalised.
+    graph ``t1 = t2``, so the gap is ``σ1 − σ2``. Float64, where [MGE24] used float32 ARPACK: each connected
+    component is solved on its own (dense ``eigvalsh`` up to 600 nodes, else ``eigsh`` with a seeded
+    start; see :func:`~sparsegraph.metrics.topo_kernel.top_abs_eigenvalues`). Not normalised.
 
     Returns:
         The gap with ``extras["top3"] = [t1, t2, t3]``.
@@ -210,7 +211,8 @@ def spectral_gap(graph: Any, normalize: bool = False, compat: str | None = None)
 def spectral_radius(graph: Any, normalize: bool = False, compat: str | None = None) -> MetricResult:
     """``topo.spectral_radius``: ``λ_max(L)`` with ``L = D − A`` and ``D = diag(row sums of A)``.
 
-    Float64 (``eigsh(which="LA")`` with a seeded start; dense ``eigvalsh`` on small graphs). Not normalised.
+    Float64 (``eigsh(which="LA")`` on ``x ↦ D·x − A·x`` with a seeded start; dense ``eigvalsh`` on small
+    graphs). Not normalised.
     """
     check_normalize(normalize)
     view = topo_view(graph)

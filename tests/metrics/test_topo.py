@@ -311,7 +311,8 @@ def test_spectra_match_dense_eigvalsh(sizes, edges, seed):
 
 
 def test_spectra_with_repeated_eigenvalues_on_the_iterative_path():
-    # two disjoint copies of one graph: every eigenvalue is doubled, so t1 = t2 = t3 = σ1
+    # two disjoint copies of one graph: every eigenvalue is doubled, so t1 = t2 = t3 = σ1 (each 450-node copy
+    # is solved on its own; test_topo_kernel.py covers copies above the dense limit)
     one = _random_layered([200, 150, 100], 600, 5, shortcut=False)
     n = one.num_nodes
     src = np.concatenate([one.arrays.src, one.arrays.src + n])
