@@ -310,7 +310,7 @@ def test_spectra_match_dense_eigvalsh(sizes, edges, seed):
     assert abs(radius - lmax) <= 1e-9 * max(1.0, lmax)
 
 
-def test_spectra_with_repeated_eigenvalues_on_the_iterative_path():
+def test_spectra_with_repeated_eigenvalues_across_components():
     # two disjoint copies of one graph: every eigenvalue is doubled, so t1 = t2 = t3 = σ1 (each 450-node copy
     # is solved on its own; test_topo_kernel.py covers copies above the dense limit)
     one = _random_layered([200, 150, 100], 600, 5, shortcut=False)
