@@ -178,12 +178,14 @@ def top_abs_eigenvalues(matrix, k: int, labels: np.ndarray, count: int) -> np.nd
     np.maximum.at(bound, labels, np.abs(matrix).sum(axis=1))
     members = np.argsort(labels, kind="stable")  # component c is members[starts[c]:starts[c + 1]]
     starts = np.concatenate([[0], np.cumsum(sizes)])
+    position = np.empty(n, dtype=np.int64)  # of each node inside its component
+    position[members] = np.arange(n) - starts[labels[members]]
     found = [np.zeros(0)]
-    large = np.flatnonzero(sizes > DENSE_SPECTRUM_MAX_NODES)
+    large = np.flatnonzero((sizes > DENSE_SPECTRUM_MAX_NODES) & (bound > 0))
     for component in large:
         nodes = members[starts[component]:starts[component + 1]]
-        # outside a component that holds every nonzero row, the matrix only adds zero eigenvalues
-        alone = bound.sum() == bound[component]
+        # when every other component is all zeros, the whole matrix has this one's nonzero spectrum
+        alone = np.count_nonzero(bound) == 1
         found.append(_lanczos_top_abs(matrix if alone else matrix[nodes][:, nodes], k))
     kth = np.sort(np.concatenate(found))[-k] if sum(v.size for v in found) >= k else 0.0
     small = np.flatnonzero((sizes <= DENSE_SPECTRUM_MAX_NODES) & (bound > kth))
@@ -191,7 +193,8 @@ def top_abs_eigenvalues(matrix, k: int, labels: np.ndarray, count: int) -> np.nd
         same = small[sizes[small] == size]
         chunks = -(-same.size * int(size) ** 2 * 8 // DENSE_BATCH_BYTES)
         for chunk in np.array_split(same, chunks):
-            found.append(_dense_components_top_abs(matrix, members, starts[chunk], int(size), k))
+            nodes = members[(starts[chunk][:, None] + np.arange(size)).ravel()]
+            found.append(_dense_components_top_abs(matrix, nodes, position, int(size), k))
     values = np.sort(np.concatenate(found))[::-1][:k]
     out[:values.size] = values
     return out
@@ -209,22 +212,19 @@ def _lanczos_top_abs(matrix, k: int) -> np.ndarray:
     return np.abs(values)
 
 
-def _dense_components_top_abs(matrix, members: np.ndarray, starts: np.ndarray, size: int, k: int) -> np.ndarray:
+def _dense_components_top_abs(matrix, nodes: np.ndarray, position: np.ndarray, size: int, k: int) -> np.ndarray:
     """The ``k`` largest |eigenvalues| of each of several components of one ``size``, by batched eigvalsh.
 
     Args:
         matrix: the symmetric CSR matrix.
-        members: node ids sorted by component.
-        starts: where each component begins in ``members``.
+        nodes: the components' nodes, one component after the other.
+        position: each node's index inside its component.
         size: their common node count.
         k: values per component.
     """
-    nodes = members[(starts[:, None] + np.arange(size)).ravel()]
-    local = np.empty(matrix.shape[0], dtype=np.int64)
-    local[nodes] = np.arange(nodes.size) % size
     rows = matrix[nodes].tocoo()  # the rows of closed components: every column lies in the same one
-    stack = np.zeros((starts.size, size, size), dtype=np.float64)
-    stack[rows.row // size, rows.row % size, local[rows.col]] = rows.data
+    stack = np.zeros((nodes.size // size, size, size), dtype=np.float64)
+    stack[rows.row // size, rows.row % size, position[rows.col]] = rows.data
     values = np.abs(np.linalg.eigvalsh(stack))
     return np.sort(values, axis=1)[:, -k:].ravel()
 

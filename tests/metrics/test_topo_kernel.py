@@ -87,7 +87,7 @@ def test_identical_small_components_batched_with_a_large_one(monkeypatch):
     batches = spy(monkeypatch, "_dense_components_top_abs")
     top = check_against_dense(*union(large, small, small, small, small, small))
     assert top[0] == pytest.approx(top[2], rel=1e-12)  # the five copies tie
-    assert sorted(args[2].size for args in batches) == [1, 2, 2]  # five copies, at most two per call
+    assert sorted(args[1].size // args[3] for args in batches) == [1, 2, 2]  # five copies, at most two per call
 
 
 def test_repeated_eigenvalue_inside_one_component():
@@ -117,3 +117,12 @@ def test_top_abs_eigenvalues_pads_and_orders():
     labels = np.concatenate([[0, 0], np.arange(1, n - 1)])
     assert top_abs_eigenvalues(matrix, 3, labels, n - 1).tolist() == [2.0, 2.0, 0.0]
     assert top_abs_eigenvalues(matrix, 1, labels, n - 1).tolist() == [2.0]
+
+
+def test_zero_weight_component_is_not_solved(monkeypatch):
+    # a 700-node path whose weights are all 0 is one component whose eigenvalues are all 0
+    n = 700
+    matrix = sp.csr_array((np.zeros(2 * (n - 1)), (np.r_[0:n - 1, 1:n], np.r_[1:n, 0:n - 1])), shape=(n, n))
+    lanczos = spy(monkeypatch, "_lanczos_top_abs")
+    assert top_abs_eigenvalues(matrix, 3, np.zeros(n, dtype=np.int64), 1).tolist() == [0.0, 0.0, 0.0]
+    assert lanczos == []
