@@ -11,12 +11,15 @@ loaded machine the wall-clock time overstates the cost); peak memory is the trac
 allocations) and the process maximum resident set size (which also covers igraph and ARPACK).
 
 Target on a 2-core CPU: all 16 metrics in <= 2 s (the authors' code takes about 4 s). Measured on the real
-clean MGE (N = 191,498, E = 818,459): about 1.3 s of CPU time, of which the spectral gap (ARPACK,
-~135 Lanczos steps) takes 0.5 s, the igraph construction 0.2 s, bridges and articulation points 0.1 s
-each. Past t3 the adjacency spectrum is a near-continuum (1.6633, 1.6627, 1.6627, 1.6622, ...): asking
-ARPACK for six values instead of three cost ~900 steps (20 s) before.
+clean MGE (N = 191,498, E = 818,459), one BLAS thread: 1.3–1.8 s of CPU time (more when other processes
+share the cores), of which the spectral gap (ARPACK, ~135 Lanczos steps) takes 0.55–0.9 s, the igraph
+construction 0.2 s, bridges and articulation points 0.1–0.15 s each. Past t3 the adjacency spectrum is
+a near-continuum (1.6633, 1.6627, 1.6627, 1.6622, ...): asking ARPACK for six values instead of three
+cost ~900 steps (20 s) before.
 
-Usage: ``python benchmarks/bench_topo.py [--repeats 3] [--density 0.02]``
+Usage: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_topo.py [--repeats 3] [--density 0.02]``. On a shared
+machine a second OpenBLAS thread slows ARPACK's many small re-orthogonalisation calls 3–5 times (it waits
+for a core), hence the single thread.
 """
 
 from __future__ import annotations
