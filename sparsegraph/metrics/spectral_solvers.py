@@ -140,9 +140,11 @@ class TorchBackend:
         top = s[:2].cpu().numpy()
         return float(top[0]), float(top[1]) if len(top) > 1 else 0.0
 
-    def _csr(self, x: sp.csr_array) -> torch.Tensor:
-        return torch.sparse_csr_tensor(self._tensor(x.indptr.astype(np.int64)), self._tensor(x.indices.astype(np.int64)),
-                                       self._tensor(x.data.astype(np.float64)), size=x.shape)
+    def _sparse(self, x: sp.csr_array) -> torch.Tensor:
+        coo = x.tocoo()
+        indices = self._tensor(np.stack([coo.row, coo.col]).astype(np.int64))
+        return torch.sparse_coo_tensor(indices, self._tensor(coo.data.astype(np.float64)), size=x.shape,
+                                       check_invariants=False).coalesce()
 
     def lanczos_pair(self, x: sp.csr_array) -> tuple[float, float]:
         """Seeded block Lanczos with full reorthogonalisation on ``V ↦ Xᵀ(XV)`` (or ``X(XᵀV)``).
@@ -151,7 +153,7 @@ class TorchBackend:
         start block is ``default_rng(0).standard_normal((n, 4))``. It stops when the residual bounds
         ``‖B_{k+1} s_i‖`` of the two top Ritz pairs are ≤ ``1e-12·θ1`` or the Krylov space is the whole space.
         """
-        a, at = self._csr(x), self._csr(sp.csr_array(x.T))
+        a, at = self._sparse(x), self._sparse(sp.csr_array(x.T))
         if x.shape[1] <= x.shape[0]:
             n, apply = x.shape[1], lambda v: at @ (a @ v)  # noqa: E731
         else:
