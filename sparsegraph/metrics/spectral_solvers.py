@@ -22,6 +22,7 @@ Lanczos with full reorthogonalisation replaces ARPACK; only the σ pairs are cop
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,6 +47,11 @@ def _top_two(eigenvalues: np.ndarray) -> tuple[float, float]:
     return math.sqrt(max(hi, 0.0)), math.sqrt(max(lo, 0.0))
 
 
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Offsets of consecutive blocks of the given sizes in the block-diagonal stack (length ``B + 1``)."""
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
 def bucket_size(m: int) -> int:
     """Power-of-two padding size of an ``m × m`` Gram matrix in the torch backend."""
     return max(2, 1 << (int(m) - 1).bit_length())
@@ -59,8 +65,7 @@ class HostBackend:
     def gram_top_two(self, mat: np.ndarray, row: np.ndarray, col: np.ndarray, val: np.ndarray,
                      m: np.ndarray, n: np.ndarray) -> np.ndarray:
         """``(B, 2)`` σ pairs of the ``B = len(m)`` matrices given by their COO entries (see module doc)."""
-        row_start = np.concatenate([[0], np.cumsum(m)])
-        col_start = np.concatenate([[0], np.cumsum(n)])
+        row_start, col_start = _starts(m), _starts(n)
         z = sp.csr_array((val, (row_start[mat] + row, col_start[mat] + col)), shape=(row_start[-1], col_start[-1]))
         gram = sp.csr_array(z @ z.T)  # block diagonal: block i is X_i X_iᵀ
         gram_rows = np.repeat(np.arange(row_start[-1]), np.diff(gram.indptr))
@@ -112,22 +117,29 @@ class TorchBackend:
 
     def gram_top_two(self, mat: np.ndarray, row: np.ndarray, col: np.ndarray, val: np.ndarray,
                      m: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """``(B, 2)`` σ pairs; one batched Gram ``matmul`` and ``eigvalsh`` per ``(m, n)`` bucket pair."""
-        rows_bucket = np.array([bucket_size(v) for v in m.tolist()], dtype=np.int64)
-        cols_bucket = np.array([bucket_size(v) for v in n.tolist()], dtype=np.int64)
-        keys = rows_bucket * (int(cols_bucket.max(initial=1)) + 1) + cols_bucket
-        mat_t, row_t, col_t, val_t = (self._tensor(a) for a in (mat, row, col, val))
-        entry_key = self._tensor(keys)[mat_t]
+        """``(B, 2)`` σ pairs: one sparse product on the device, one batched ``eigvalsh`` per bucket."""
+        row_start, col_start = _starts(m), _starts(n)
+        index = self._tensor(np.stack([row_start[mat] + row, col_start[mat] + col]))
+        z = torch.sparse_coo_tensor(index, self._tensor(val), size=(int(row_start[-1]), int(col_start[-1])),
+                                    check_invariants=False).coalesce()
+        with warnings.catch_warnings():  # sparse @ sparse goes through CSR, which warns that it is "beta"
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+            gram = torch.sparse.mm(z, z.t().coalesce()).coalesce()  # block diagonal: block i is X_i X_iᵀ
+        g_row, g_col = gram.indices()
+        starts = self._tensor(row_start)
+        g_mat = torch.searchsorted(starts, g_row, right=True) - 1
+        g_row, g_col = g_row - starts[g_mat], g_col - starts[g_mat]
+        buckets = np.array([bucket_size(v) for v in m.tolist()], dtype=np.int64)
+        g_bucket = self._tensor(buckets)[g_mat]
         slot = torch.empty(len(m), dtype=torch.int64, device=self.device)
         pieces, order = [], []
-        for key in np.unique(keys):
-            members = np.flatnonzero(keys == key)
-            p, q = int(rows_bucket[members[0]]), int(cols_bucket[members[0]])
+        for p in np.unique(buckets).tolist():
+            members = np.flatnonzero(buckets == p)
             slot[self._tensor(members)] = torch.arange(len(members), device=self.device)
-            hit = entry_key == int(key)
-            x = torch.zeros((len(members), p, q), dtype=torch.float64, device=self.device)
-            x[slot[mat_t[hit]], row_t[hit], col_t[hit]] = val_t[hit].to(torch.float64)
-            top = torch.linalg.eigvalsh(x @ x.transpose(1, 2))[:, -2:].flip(-1)
+            hit = g_bucket == p
+            stack = torch.zeros((len(members), p, p), dtype=torch.float64, device=self.device)
+            stack[slot[g_mat[hit]], g_row[hit], g_col[hit]] = gram.values()[hit]
+            top = torch.linalg.eigvalsh(stack)[:, -2:].flip(-1)
             pieces.append(top.clamp_min(0).sqrt())
             order.append(members)
         out = np.empty((len(m), 2))
