@@ -13,25 +13,29 @@ computes, in float64:
 
 Singular values never come from the ``(nL+nR)²`` adjacency. Exact shortcuts come first (complete
 unweighted block: ``σ1 = sqrt(E)``, ``σ2 = 0``; one side of size 1: ``σ1 = ||X||_F``, ``σ2 = 0``).
-Otherwise, with ``m = min(nL', nR') ≤ 1024``, the smaller Gram matrix is formed by a sparse product and
-zero-padded into a power-of-two bucket; every bucket is solved by ONE batched ``torch.linalg.eigvalsh``
-across all layers passed to :func:`prepare` (padding only adds zero eigenvalues). The weighted σ pairs
-form a second such batch, solved the first time a weighted quantity is read (the ICLR family never
-needs them). Larger problems run seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``,
-``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``, ``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
-made contiguous and their columns are relabelled per group, so ``ZZᵀ`` and ``ZᵀZ`` are block diagonal
-with exactly the blocks ``B_K B_Kᵀ`` and ``B_Kᵀ B_K``.
+Otherwise, with ``m = min(nL', nR') ≤ 1024``, the matrix is queued as COO entries oriented so that its rows
+are the smaller side; every queued matrix of all layers passed to :func:`prepare` is solved together
+by the array backend of :mod:`~sparsegraph.metrics.spectral_solvers` (one block-diagonal sparse product
+for all Gram matrices, then their top two eigenvalues: LAPACK per matrix on the host, one batched
+``eigvalsh`` per power-of-two bucket on a torch device). The weighted σ pairs form a second such batch,
+solved the first time a weighted quantity is read (the ICLR family never needs them); a graph without
+weights copies them from the mask solve. Larger problems run seeded Lanczos (ARPACK on the host, block
+Lanczos on a torch device). The group blocks of one layer are queued without copying: the group rows
+are contiguous after the fan-out sort and their columns are relabelled to the group's reached outputs,
+so each block ``B_K`` (or ``B_Kᵀ`` when ``c > n_out``) is a set of entries with local indices.
+
+``device=None`` is the host (NumPy/SciPy) route; a torch device (``"cuda"``, or ``"cpu"`` for the same
+code on CPU tensors) is the torch route.
 
 Within one ``measure`` call the immutable :class:`LayerSpectra` records are kept in the current
 :class:`~sparsegraph.metrics.cache.MetricCache` under ``("spectral_kernel.layer", graph key, convention,
-solver, device)``; :func:`prepare` is the batch preparer that fills it for all layers at once, and every
+solver, route)``; :func:`prepare` is the batch preparer that fills it for all layers at once, and every
 ``spectral.*`` and ``ramanujan.*`` metric reads its layer's record from there.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -461,8 +465,9 @@ class _LayerWork:
         side_small = np.minimum(c, n_out)
         use_batch = side_small <= GRAM_MAX if batch.solver == "auto" else np.full(n_groups, batch.solver == "gram")
         seg_start = starts - first_row
-        entry_row = np.repeat(np.arange(len(rows)), fs[first_row:]) - seg_start[seg_entry]  # row within group
-        entry_col = local_col - np.searchsorted(reached, np.arange(n_groups) * n_right)[seg_entry]  # column within group
+        # every entry's row and column inside its own group block
+        entry_row = np.repeat(np.arange(len(rows)), fs[first_row:]) - seg_start[seg_entry]
+        entry_col = local_col - np.searchsorted(reached, np.arange(n_groups) * n_right)[seg_entry]
         for data, todo, out, unweighted, queue in ((xs.data, mask_todo, self.group_sigma, True, batch),
                                                    (xw.data, w_todo, self.group_w_sigma, False, weighted_batch)):
             chosen = todo & use_batch

@@ -267,7 +267,8 @@ def _assert_spectra_close(a, b):
         assert (x.num_edges, x.num_left, x.num_right) == (y.num_edges, y.num_left, y.num_right)
         if x.num_edges:
             assert _close(x.sigma1, y.sigma1, x.sigma1) and _close(x.sigma2, y.sigma2, x.sigma1)
-    tol = 1e-7 * max(1.0, float(np.nanmax(a.groups.w_sigma1, initial=1.0)), float(np.nanmax(a.groups.sigma1, initial=1.0)))
+    tol = 1e-7 * max(1.0, float(np.nanmax(a.groups.w_sigma1, initial=1.0)),
+                     float(np.nanmax(a.groups.sigma1, initial=1.0)))
     for u, v in ((a.groups.sigma1, b.groups.sigma1), (a.groups.sigma2, b.groups.sigma2),
                  (a.groups.w_sigma1, b.groups.w_sigma1), (a.groups.w_sigma2, b.groups.w_sigma2)):
         np.testing.assert_allclose(u, v, atol=tol, rtol=0, equal_nan=True)
