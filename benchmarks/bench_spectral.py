@@ -13,8 +13,7 @@ batch preparation of every layer, then every metric on every layer reading the s
 two per matrix at its exact size, ARPACK); ``cpu`` and ``cuda`` run the torch backend on that device
 (padded batched Grams and ``eigvalsh``, block Lanczos), ``cuda`` only where CUDA is available. Run::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_spectral.py [--repeat 3] [--devices host cpu cuda] \
-        [--solvers auto lanczos]
+    OMP_NUM_THREADS=1 python benchmarks/bench_spectral.py [--repeat 3] [--devices host cpu] [--solvers auto]
 
 Prints a table (best wall and CPU seconds of the repetitions) and exits 0. On a machine shared with other
 processes, multi-threaded LAPACK (``OMP_NUM_THREADS=2``) can be many times slower than one thread.
