@@ -13,10 +13,10 @@ route); a backend only does the array work, with the same three entry points:
 block-diagonal stack of every matrix, then, per matrix and at its exact size, LAPACK ``dsyevr`` for only
 the two largest eigenvalues (no padding; the Householder tridiagonalisation is the whole cost, so the
 work is ``≈ (4/3)·Σ m_i³``), and ARPACK for Lanczos. :class:`TorchBackend` (an explicit torch device,
-``cpu`` or ``cuda``) keeps everything on that device: the matrices are scattered into zero-padded dense
-stacks per power-of-two bucket (padding only adds zero eigenvalues), their Grams come from one batched
-``matmul``, one batched ``torch.linalg.eigvalsh`` per bucket gives the top pairs, and a seeded block
-Lanczos with full reorthogonalisation replaces ARPACK; only the σ pairs are copied back.
+``cpu`` or ``cuda``) keeps everything on that device: the same block-diagonal product by
+``torch.sparse.mm``, the Grams scattered into zero-padded stacks per power-of-two bucket (padding only
+adds zero eigenvalues), one batched ``torch.linalg.eigvalsh`` per bucket, and a seeded block Lanczos with
+full reorthogonalisation instead of ARPACK; only the σ pairs are copied back.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class HostBackend:
             lo, hi = gram.indptr[row_start[i]], gram.indptr[row_start[i + 1]]
             dense = np.zeros((size, size))
             dense[gram_rows[lo:hi] - row_start[i], gram.indices[lo:hi] - row_start[i]] = gram.data[lo:hi]
-            # only the top two eigenvalues: bisection on the tridiagonal form instead of all of them
+            # a subset solve: only the top two eigenvalues of the tridiagonal form, not all of them
             values = dsyevr(dense, compute_v=0, range="I", il=max(1, size - 1), iu=size, overwrite_a=1)[0]
             out[i] = _top_two(values) if size > 1 else (math.sqrt(max(values[0], 0.0)), 0.0)
         return out
@@ -102,7 +102,7 @@ class HostBackend:
 
 
 class TorchBackend:
-    """Torch backend on one device: batched dense Grams and ``eigvalsh`` per bucket, block Lanczos.
+    """Torch backend on one device: sparse Gram product, batched ``eigvalsh`` per bucket, block Lanczos.
 
     Args:
         device: the torch device (``cpu`` runs the same code path on CPU tensors).
@@ -161,9 +161,10 @@ class TorchBackend:
     def lanczos_pair(self, x: sp.csr_array) -> tuple[float, float]:
         """Seeded block Lanczos with full reorthogonalisation on ``V ↦ Xᵀ(XV)`` (or ``X(XᵀV)``).
 
-        Block size :data:`LANCZOS_BLOCK` (a repeated top eigenvalue is found like ARPACK finds it); the
+        Block size :data:`LANCZOS_BLOCK` (a top eigenvalue repeated up to that many times is found); the
         start block is ``default_rng(0).standard_normal((n, 4))``. It stops when the residual bounds
-        ``‖B_{k+1} s_i‖`` of the two top Ritz pairs are ≤ ``1e-12·θ1`` or the Krylov space is the whole space.
+        ``‖B_{k+1} s_i‖`` of the two top Ritz pairs are ≤ ``1e-12·θ1``; if the Krylov space fills up
+        first (small ``n`` only), the dense Gram is solved on the device instead.
         """
         a, at = self._sparse(x), self._sparse(sp.csr_array(x.T))
         if x.shape[1] <= x.shape[0]:
