@@ -245,6 +245,19 @@ def test_full_resnet18_gram_and_lanczos_routes_agree():
             np.testing.assert_allclose(a.groups.w_sigma2[valid], b.groups.w_sigma2[valid], atol=tol, rtol=0)
 
 
+@pytest.mark.slow
+def test_full_resnet18_host_and_torch_routes_agree():
+    from torch import nn
+
+    model = sg.create_model("resnet18", seed=0)
+    rng = np.random.default_rng(1)
+    graphs = [sg.bipartite(rng.random(m.weight.shape) < 0.02, weight=m.weight.detach().numpy(), name=name)
+              for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for conv in ("neurips2023", "iclr2023"):
+        for a, b in zip(spectra_of(graphs, convention=conv), spectra_of(graphs, convention=conv, device="cpu")):
+            _assert_spectra_close(a, b)
+
+
 def test_edge_order_does_not_matter():
     from dataclasses import replace
 
