@@ -1,0 +1,1 @@
+"""Post-training baselines: IMP with rewinding and unstructured Early-Bird (spec pruning §5)."""

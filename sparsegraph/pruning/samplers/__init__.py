@@ -1,0 +1,9 @@
+"""Meta-samplers over mask generators: PAGS and PEGS (spec pruning §3–§4); importing registers them."""
+
+from sparsegraph.pruning.samplers.pags import run_pags
+from sparsegraph.pruning.samplers.registration import register_runner
+
+register_runner("pags", run_pags, "PAGS: best of n base masks by a registry metric (layer-wise IMDB/full-spectrum)",
+                data="labels")
+
+__all__ = ["run_pags"]
