@@ -51,16 +51,30 @@ class _Recorder:
             yield j, self.masks
 
 
-def test_process_executor_in_order_and_bounded(kit):
-    context = worker_context(kit.lenet(), resolve_score_spec())
-    executor = make_executor("process", 2, context)
+def test_process_executor_in_order_and_bounded(kit, monkeypatch):
+    """The streaming logic of the pool, on threads that finish in reverse order (no spawn cost)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    finished = []
+
+    def slow_first(masks, context=None):
+        time.sleep(0.05 if not finished else 0.0)
+        with lock:
+            finished.append(1)
+        return len(finished)
+
+    monkeypatch.setattr(executors, "score_task", slow_first)
+    executor = executors.ProcessExecutor.__new__(executors.ProcessExecutor)
+    executor.workers, executor.pool = 2, ThreadPoolExecutor(max_workers=2)
     recorder = _Recorder(kit, 7)
     try:
         seen = []
-        for tag, score in executor.imap(recorder):
+        for tag, _ in executor.imap(recorder):
             assert recorder.pulled - len(seen) <= 4  # at most 2 × workers in flight
             seen.append(tag)
-            assert score.network is not None
     finally:
         executor.close()
     assert seen == list(range(7))
