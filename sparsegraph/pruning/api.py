@@ -52,6 +52,8 @@ class PruneResult:
         excluded: the resolved exclusion list (weights kept dense, absent from the masks).
         scores: the raw scores of the last selection round, per maskable weight (meta-samplers use them,
             e.g. PAGS rebalancing); None for results that were not produced by one selection.
+        start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
+            iteration k; 0 otherwise).
     """
 
     masks: Any
@@ -61,6 +63,7 @@ class PruneResult:
     seed: int | None = None
     excluded: list[str] = field(default_factory=list)
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    start_iteration: int = 0
 
 
 @dataclass
