@@ -41,7 +41,7 @@ def test_exact_counts_and_well_formed(method, density, net):
         assert mask.dtype == torch.bool and mask.shape == maskable.params[name].shape
     total = sum(maskable.sizes)
     assert sum(int(m.sum()) for m in masks.values()) == keep_count(density, total)
-    assert masks.metadata == {"generator": method, "seed": 0, "density": density}
+    assert masks.metadata == {"generator": method, "seed": 0, "target_density": density}
     rounds = FAST["rounds"] if method in ("synflow", "iter-snip") else 1
     assert [e["kept"] for e in result.events] == schedule(density, total, rounds)
 
