@@ -26,6 +26,7 @@ from sparsegraph.utils.seed import derive_seed
 def split_timing(model, base: str, density: float, samples: int) -> tuple[list[float], list[float]]:
     """Seconds per candidate for generation and for scoring, measured one candidate at a time in-process."""
     context = worker_context(model, resolve_score_spec())
+    score_task(dict(sg.prune(model, base, density, seed=0)), context)  # warm-up: imports, first allocations
     generate, score = [], []
     for j in range(samples):
         t0 = time.perf_counter()

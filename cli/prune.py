@@ -45,7 +45,8 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--interval", type=click.IntRange(min=1), default=None,
               help="PAGS/PEGS: snapshot and state every N samples (default 20).")
 @click.option("--score", "score_metric", default=None, metavar="METRIC",
-              help="PAGS/PEGS: registry metric to maximise (default spectral.full_spectrum; direction from the registry).")
+              help="PAGS/PEGS: registry metric to optimise (default spectral.full_spectrum; "
+                   "its direction comes from the registry).")
 @click.option("--rule", type=click.Choice(["imdb", "delta_r", "single"]), default=None,
               help="PAGS/PEGS layer-wise rule (default imdb for full_spectrum, single otherwise).")
 @click.option("--merge", type=click.Choice(["layerwise", "layer", "whole"]), default=None,

@@ -71,7 +71,8 @@ class Sampler:
         return Sample(masks, result.scores, time.perf_counter() - start, list(result.excluded))
 
     def _perturbed(self, j: int) -> nn.Module:
-        """θ + σ·std(θ_l)·ε on every conv/linear weight of a copy, ε ~ N(0, 1) from derive(seed, pags, j, perturb)."""
+        """A copy with θ + σ·std(θ_l)·ε on every conv/linear weight, ε ~ N(0, 1) from
+        derive(seed, "pags", j, "perturb")."""
         g = make_generator(derive_seed(self.seed, "pags", j, "perturb"))
         noisy = copy.deepcopy(self.model)
         with torch.no_grad():
