@@ -7,7 +7,7 @@ Runs on CPU, and on CUDA too when present. Iterative methods (synflow, iter-snip
 full cost can be read off. Columns: the data, scoring, selection and total seconds of ``PruneResult``.
 Run::
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_prune.py [--rounds 10] [--methods snip grasp] [--device cpu]
+    PYTHONPATH=. OMP_NUM_THREADS=2 python benchmarks/bench_prune.py [--rounds 10] [--methods snip grasp] [--device cpu]
 
 Prints a table and exits 0.
 """

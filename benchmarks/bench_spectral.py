@@ -1,6 +1,6 @@
 """Benchmark of the spectral kernel (metrics.md §8).
 
-Workloads, on CIFAR ResNets with ERK masks at 1 % density and random weights:
+Workloads, on the zoo's CIFAR ResNets (``sg.create_model``, seed 0) with random ERK masks at 1 % density:
 
 * the four full-spectrum axes (``ramanujan.delta_r``, ``spectral.lambda``, ``ramanujan.imdb``,
   ``spectral.lambda_imsg``; neurips2023) for every ResNet-18 layer (21 layers), target ≤ 0.5 s;
@@ -10,9 +10,9 @@ Workloads, on CIFAR ResNets with ERK masks at 1 % density and random weights:
 Times are taken after imports, with masks and layer graphs already built, as ``measure`` does it: one
 batch preparation of every layer, then every metric on every layer reading the shared cache. Run::
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_spectral.py [--repeat 3] [--device cpu]
+    OMP_NUM_THREADS=2 python benchmarks/bench_spectral.py [--repeat 3] [--device cpu] [--solvers auto lanczos]
 
-Prints a table and exits 0.
+Prints a table (best wall and CPU seconds of the repetitions) and exits 0.
 """
 
 from __future__ import annotations
@@ -32,35 +32,13 @@ ICLR_FAMILY = (spectral.mu0, spectral.mu_hat, ramanujan.delta_r, ramanujan.delta
                ramanujan.imdb, ramanujan.imdb_norm, ramanujan.narc)
 
 
-def cifar_resnet_shapes(blocks: tuple[int, ...], num_classes: int = 10) -> list[tuple[str, tuple[int, ...]]]:
-    """Weight shapes of a CIFAR ResNet with basic blocks, in registration order.
+def prunable_weights(model_name: str) -> list[tuple[str, np.ndarray]]:
+    """``(name, weight)`` of every conv and linear layer of a zoo model, in registration order."""
+    import torch.nn as nn
 
-    Uses the model zoo (``sg.create_model``) when it provides ``resnet18``/``resnet34``; otherwise the
-    standard CIFAR layout: 3×3 stem to 64 channels, four stages of 64/128/256/512 channels (stride 2 and a
-    1×1 projection shortcut at the start of stages 2-4), linear classifier.
-    """
-    name = {(2, 2, 2, 2): "resnet18", (3, 4, 6, 3): "resnet34"}[blocks]
-    try:
-        model = sg.create_model(name)
-    except Exception:  # the zoo is optional for this benchmark: fall back to the standard layout
-        model = None
-    if model is not None:
-        import torch.nn as nn
-
-        return [(f"{n}.weight", tuple(m.weight.shape)) for n, m in model.named_modules()
-                if isinstance(m, (nn.Conv2d, nn.Linear))]
-    shapes = [("conv1.weight", (64, 3, 3, 3))]
-    c_in = 64
-    for stage, (width, n_blocks) in enumerate(zip((64, 128, 256, 512), blocks), start=1):
-        for b in range(n_blocks):
-            prefix = f"layer{stage}.{b}"
-            shapes.append((f"{prefix}.conv1.weight", (width, c_in, 3, 3)))
-            shapes.append((f"{prefix}.conv2.weight", (width, width, 3, 3)))
-            if c_in != width:
-                shapes.append((f"{prefix}.shortcut.0.weight", (width, c_in, 1, 1)))
-            c_in = width
-    shapes.append(("fc.weight", (num_classes, 512)))
-    return shapes
+    model = sg.create_model(model_name, seed=0)
+    return [(name, m.weight.detach().numpy()) for name, m in model.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
 def erk_densities(shapes: list[tuple[int, ...]], density: float) -> np.ndarray:
@@ -77,46 +55,55 @@ def erk_densities(shapes: list[tuple[int, ...]], density: float) -> np.ndarray:
         dense |= layer > 1.0
 
 
-def erk_graphs(blocks: tuple[int, ...], density: float, seed: int = 0) -> list:
-    """Rolled layer graphs of a CIFAR ResNet with an ERK mask (exactly round(d·numel) kept weights)."""
+def erk_graphs(model_name: str, density: float, seed: int = 0) -> list:
+    """Rolled layer graphs of a zoo model with a random ERK mask (exactly round(d·numel) kept weights).
+
+    A local ERK maker, so that the benchmark depends only on the model zoo and the metrics.
+    """
     rng = np.random.default_rng(seed)
-    named = cifar_resnet_shapes(blocks)
+    layers = prunable_weights(model_name)
     graphs = []
-    for (name, shape), d in zip(named, erk_densities([s for _, s in named], density)):
-        numel = int(np.prod(shape))
-        mask = np.zeros(numel, bool)
-        mask[rng.choice(numel, max(1, round(d * numel)), replace=False)] = True
-        weight = rng.standard_normal(numel).astype(np.float32)
-        graphs.append(sg.bipartite(mask.reshape(shape), weight=weight.reshape(shape), name=name))
+    for (name, weight), d in zip(layers, erk_densities([w.shape for _, w in layers], density)):
+        mask = np.zeros(weight.size, bool)
+        mask[rng.choice(weight.size, max(1, round(d * weight.size)), replace=False)] = True
+        graphs.append(sg.bipartite(mask.reshape(weight.shape), weight=weight, name=name))
     return graphs
 
 
-def run(graphs: list, metrics, convention: str, device) -> float:
-    """Seconds for one measure-like pass: batch preparation, then every metric on every layer."""
-    start = time.perf_counter()
+def run(graphs: list, metrics, convention: str, solver: str, device) -> tuple[float, float]:
+    """Wall and CPU seconds of one measure-like pass: batch preparation, then every metric on every layer.
+
+    CPU time (all threads of the process) is reported too because wall time on a shared machine mostly
+    measures the other processes.
+    """
+    start, cpu = time.perf_counter(), time.process_time()
     with metric_cache() as cache:
-        prepare(graphs, cache, convention=convention, device=device)
+        prepare(graphs, cache, convention=convention, solver=solver, device=device)
         for graph in graphs:
             for metric in metrics:
-                metric(graph, convention=convention, device=device)
-    return time.perf_counter() - start
+                metric(graph, convention=convention, solver=solver, device=device)
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (the best is reported)")
     parser.add_argument("--device", default=None, help="torch device for the batched eigensolves")
+    parser.add_argument("--solvers", nargs="+", default=["auto", "lanczos"],
+                        choices=["auto", "gram", "lanczos", "dense"],
+                        help="solver options to time (auto is the metrics.md §8 route)")
     args = parser.parse_args()
     workloads = [
-        ("ResNet-18, 4 full-spectrum axes (neurips2023)", (2, 2, 2, 2), FULL_SPECTRUM_AXES, "neurips2023"),
-        ("ResNet-34, ICLR family (iclr2023)", (3, 4, 6, 3), ICLR_FAMILY, "iclr2023"),
+        ("ResNet-18, 4 full-spectrum axes (neurips2023)", "resnet18", FULL_SPECTRUM_AXES, "neurips2023"),
+        ("ResNet-34, ICLR family (iclr2023)", "resnet34", ICLR_FAMILY, "iclr2023"),
     ]
-    print(f"{'workload':<48} {'layers':>6} {'edges':>8} {'best s':>8} {'target s':>8}")
-    for label, blocks, metrics, convention in workloads:
-        graphs = erk_graphs(blocks, 0.01)
-        times = [run(graphs, metrics, convention, args.device) for _ in range(max(1, args.repeat))]
+    print(f"{'workload':<48} {'solver':>8} {'layers':>6} {'edges':>8} {'wall s':>8} {'cpu s':>8} {'target s':>8}")
+    for label, model_name, metrics, convention in workloads:
+        graphs = erk_graphs(model_name, 0.01)
         edges = sum(g.num_edges for g in graphs)
-        print(f"{label:<48} {len(graphs):>6} {edges:>8} {min(times):>8.3f} {0.5:>8.1f}")
+        for solver in args.solvers:
+            wall, cpu = min(run(graphs, metrics, convention, solver, args.device) for _ in range(max(1, args.repeat)))
+            print(f"{label:<48} {solver:>8} {len(graphs):>6} {edges:>8} {wall:>8.3f} {cpu:>8.3f} {0.5:>8.1f}")
     return 0
 
 

@@ -70,6 +70,13 @@ def delta_r(graph, *, convention: str = "neurips2023", aggregate: str = "auto", 
     ``Ramanujan``). ``σ2`` is the third-largest |eigenvalue| of the adjacency, i.e. σ2 of the biadjacency.
     ``convention`` picks the support and threshold; ``Δr`` is identical under both when both pass on the
     same support.
+
+    Example:
+        A dense layer with 10 inputs and 5 outputs is ``K_{10,5}``: ``σ2 = 0`` and ``Δr = sqrt(4) + sqrt(9)``.
+
+        >>> import torch, sparsegraph as sg
+        >>> delta_r(sg.bipartite(torch.ones(5, 10, dtype=torch.bool))).value
+        5.0
     """
     return _whole_layer(graph, convention, solver, device, lambda s: s.mask.upper_bound - s.mask.sigma2)
 
@@ -101,7 +108,7 @@ def delta_s(graph, *, convention: str = "neurips2023", aggregate: str = "auto", 
 
 
 @register_metric(name="ramanujan.imdb", requires_weights=False, higher_is_better=True, units="eigenvalue",
-                 description="iterative mean difference of bound: mean over valid fan-out groups of c_K*(ub_K - sigma2(B_K))",
+                 description="iterative mean difference of bound: mean of c_K*(ub_K - sigma2(B_K)) over valid groups",
                  source=f"[ICLR23] irm: {ICLR23}; [NeurIPS23] IMDB: {NEURIPS23}", **_COMMON)
 def imdb(graph, *, convention: str = "neurips2023", aggregate: str = "auto", solver: str = "auto",
          device=None) -> MetricResult:

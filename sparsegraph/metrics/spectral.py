@@ -59,6 +59,15 @@ def mu_hat(graph, *, convention: str = "neurips2023", aggregate: str = "auto", s
 
     Source: [ICLR23] ``t2m``: the third-largest |eigenvalue| of ``[[0, S], [Sᵀ, 0]]`` with multiplicity,
     so a degenerate top singular value gives ``μ̂ = μ0``.
+
+    Example:
+        Two disjoint copies of one block share their top singular value.
+
+        >>> import torch, sparsegraph as sg
+        >>> block = torch.tensor([[1, 1, 0], [0, 1, 1]], dtype=torch.bool)
+        >>> g = sg.bipartite(torch.block_diag(block, block))
+        >>> round(mu0(g).value, 9) == round(mu_hat(g).value, 9) == round(3 ** 0.5, 9)
+        True
     """
     return _sigma(graph, convention, solver, device, 1)
 
@@ -110,7 +119,7 @@ def lambda_imsg(graph, *, convention: str = "neurips2023", aggregate: str = "aut
 
 @register_metric(name="spectral.full_spectrum", requires_weights=True, higher_is_better=True, units="eigenvalue",
                  aggregate="mean",
-                 description="full-spectrum norm sqrt(delta_r^2 + lambda^2 + imdb^2 + lambda_imsg^2), undefined axes as 0",
+                 description="full-spectrum norm sqrt(delta_r^2 + lambda^2 + imdb^2 + lambda_imsg^2), undefined as 0",
                  source=f"[NeurIPS23] total_spectrum_measurement: {ramanujan.NEURIPS23}", **_COMMON)
 def full_spectrum(graph, *, convention: str = "neurips2023", aggregate: str = "auto", solver: str = "auto",
                   device=None) -> MetricResult:

@@ -17,9 +17,8 @@ Otherwise, with ``m = min(nL', nR') ≤ 1024``, the smaller Gram matrix is forme
 zero-padded into a power-of-two bucket; every bucket is solved by ONE batched ``torch.linalg.eigvalsh``
 across all layers passed to :func:`prepare` (padding only adds zero eigenvalues). The weighted σ pairs
 form a second such batch, solved the first time a weighted quantity is read (the ICLR family never
-needs them). Larger problems run
-seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``, ``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``,
-``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
+needs them). Larger problems run seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``,
+``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``, ``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
 made contiguous and their columns are relabelled per group, so ``ZZᵀ`` and ``ZᵀZ`` are block diagonal
 with exactly the blocks ``B_K B_Kᵀ`` and ``B_Kᵀ B_K``.
 
@@ -108,7 +107,7 @@ class SupportStats:
         return math.sqrt(max(self.d_in - 1.0, 0.0)) + math.sqrt(max(self.d_out - 1.0, 0.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class GroupTable:
     """The fan-out groups of ``S`` (one entry per fan-out ``f > 0``, increasing ``f``).
 
@@ -177,7 +176,7 @@ class GroupTable:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity
 class LayerSpectra:
     """Everything the layer metrics read, for one graph under one convention.
 
@@ -215,7 +214,7 @@ class LayerSpectra:
         return SupportStats(edges, n_left, n_right, s1, s2, ok, reason)
 
     def extras(self, *, weighted: bool = False, groups: bool = False) -> dict:
-        """Supporting numbers for ``MetricResult.extras``: counts, mean degrees, σ pair, group table.
+        """Supporting numbers for ``MetricResult.extras``: counts, degrees, σ pair, group table.
 
         Args:
             weighted: describe ``A_w'`` (``S_w``) instead of ``S``.
@@ -227,9 +226,10 @@ class LayerSpectra:
             "num_edges": stats.num_edges, "num_left": stats.num_left, "num_right": stats.num_right,
             "num_left_total": self.num_left, "num_right_total": self.num_right,
             "d_in": stats.d_in, "d_out": stats.d_out,
-            "max_fan_out": int(self.fan_out.max(initial=0)), "max_fan_in": int(self.fan_in.max(initial=0)),
             "sigma1": stats.sigma1, "sigma2": stats.sigma2, "threshold_ok": stats.threshold_ok,
         }
+        if not weighted:
+            out.update(max_fan_out=int(self.fan_out.max(initial=0)), max_fan_in=int(self.fan_in.max(initial=0)))
         if groups:
             out["groups"] = self.groups.rows(weighted=weighted)
             out["num_valid_groups"] = int(self.groups.valid.sum())
@@ -380,8 +380,10 @@ def _supports(graph, convention: str) -> tuple[sp.csr_array, sp.csr_array]:
     keep = weights != 0 if (convention == "iclr2023" and graph.weighted) else np.ones(len(a), dtype=bool)
     rows = np.asarray(a.src)[keep]
     cols = np.asarray(a.dst)[keep] - n_left
-    order = np.lexsort((cols, rows))  # canonical order is already sorted; this keeps CSR valid regardless
-    rows, cols, w = rows[order], cols[order], weights[keep][order]
+    w = weights[keep]
+    if np.any(rows[1:] < rows[:-1]):  # canonical order is by source already; compat orders may not be
+        order = np.argsort(rows, kind="stable")
+        rows, cols, w = rows[order], cols[order], w[order]
     indptr = np.zeros(n_left + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_left), out=indptr[1:])
     shape = (n_left, n_right)
@@ -391,13 +393,11 @@ def _supports(graph, convention: str) -> tuple[sp.csr_array, sp.csr_array]:
 
 
 def _stats(x: sp.csr_array, convention: str) -> tuple[int, int, int, bool, str | None]:
-    nnz = int(np.count_nonzero(x.data))
-    row_deg = np.diff(x.indptr) if nnz == x.nnz else np.bincount(
-        np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))[x.data != 0], minlength=x.shape[0])
-    col_deg = np.bincount(x.indices[x.data != 0], minlength=x.shape[1])
-    nl, nr = int(np.count_nonzero(row_deg)), int(np.count_nonzero(col_deg))
-    ok, reason = threshold(nnz, nl, nr, convention)
-    return nnz, nl, nr, ok, reason
+    """``(E, nL', nR', T passes, reason)`` of a CSR matrix without explicit zeros."""
+    nl = int(np.count_nonzero(np.diff(x.indptr)))
+    nr = int(np.count_nonzero(np.bincount(x.indices, minlength=x.shape[1])))
+    ok, reason = threshold(x.nnz, nl, nr, convention)
+    return x.nnz, nl, nr, ok, reason
 
 
 class _LayerWork:
@@ -421,6 +421,7 @@ class _LayerWork:
         self._groups(s, sw, batch, weighted_batch)
 
     def _groups(self, s: sp.csr_array, sw: sp.csr_array, batch: _SigmaBatch, weighted_batch: _SigmaBatch) -> None:
+        """Fan-out groups of ``S``: table, exact shortcuts, and σ requests for the valid blocks."""
         conv = self.convention
         n_right = s.shape[1]
         order = np.argsort(self.fan_out, kind="stable")
@@ -456,7 +457,7 @@ class _LayerWork:
         w_rows = np.bincount(seg_row[row_nnz > 0], minlength=n_groups)
         w_out = np.bincount(np.unique(keys[nonzero]) // n_right, minlength=n_groups)
         if conv == "neurips2023":
-            w_valid = valid & (w_edges >= 3 * w_rows) & (w_edges > w_out) & (w_edges > 0)
+            w_valid = valid & (w_edges >= 3 * w_rows) & (w_edges > w_out)
         else:
             w_valid = valid.copy()  # S_w = S under iclr2023
         self.table = dict(fan_out=f, size=c, n_out=n_out, kept=kept, valid=valid, weight=weight,
@@ -475,16 +476,16 @@ class _LayerWork:
         w_todo = w_valid & ~thin
         side_small = np.minimum(c, n_out)
         use_batch = side_small <= GRAM_MAX if batch.solver == "auto" else np.full(n_groups, batch.solver == "gram")
-        for data, todo, out, unweighted, batch in ((xs.data, mask_todo, self.group_sigma, True, batch),
+        for data, todo, out, unweighted, queue in ((xs.data, mask_todo, self.group_sigma, True, batch),
                                                    (xw.data, w_todo, self.group_w_sigma, False, weighted_batch)):
             batched = todo & use_batch
             if batched.any():
                 self._batched_group_grams(data, xs, local_col, seg_row, seg_entry, starts - first_row,
-                                          reached, n_right, c, n_out, batched, out, batch)
+                                          reached, n_right, c, n_out, batched, out, queue)
             for g in np.flatnonzero(todo & ~use_batch):
                 lo = int(starts[g]) - first_row
                 block = sp.csr_array((data, xs.indices, xs.indptr), shape=xs.shape)[lo:lo + int(c[g])]
-                batch.add_matrix(block, unweighted, out, int(g))
+                queue.add_matrix(block, unweighted, out, int(g))
 
     @staticmethod
     def _batched_group_grams(data, xs, local_col, seg_row, seg_entry, seg_start, reached, n_right,

@@ -7,8 +7,9 @@ non-finite scores, set pruned entries to −∞ and select exactly k_r entries p
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "input_shape": None, "copy": True, "masks": None, "generator": None,
 }
 DATA_OPTIONS: dict[str, Any] = {"score_batches": 1, "score_batch_size": 128, "samples_per_class": None,
-                                "bn_mode": "eval"}
+                                "score_augment": False, "bn_mode": "eval"}
 BN_MODES = ("eval", "train")
 
 
@@ -124,98 +125,97 @@ def _initial_masks(masks: Mapping[str, torch.Tensor] | None, maskable: Maskable
     return out
 
 
-def _input_shape(plan: _Plan, model: nn.Module, batches: Sequence) -> tuple[int, ...] | None:
-    shape = plan.options["input_shape"]
-    if shape is None and batches:
-        shape = tuple(batches[0][0].shape[1:])
+@dataclass
+class _ScoringData:
+    batches: list = field(default_factory=list)
+    second: list | None = None
+    input_shape: tuple[int, ...] | None = None
+
+
+def _scoring_data(plan: _Plan, model: nn.Module, data: Any, device: torch.device) -> _ScoringData:
+    """Labelled batches (from the ``data`` stream), GraSP's second set, and the per-sample input shape."""
+    options = plan.options
+    out = _ScoringData()
+    peek: list = []
+    if plan.info.data == "labels":
+        data_gen = make_generator(derive_seed(plan.seed, "data"))
+        # GraSP's seed-code variant: a second, different set of batches for the Hessian pass
+        split = options.get("grasp_same_batches") is False and not is_pair(data)
+        count = options["score_batches"] * (2 if split else 1)
+        out.batches = scoring_batches(data, score_batches=count, score_batch_size=options["score_batch_size"],
+                                      samples_per_class=options["samples_per_class"],
+                                      score_augment=options["score_augment"], generator=data_gen, device=device)
+        if split:
+            out.batches, out.second = out.batches[:count // 2], out.batches[count // 2:]
+        peek = out.batches
+    elif plan.info.data == "shape" and options["input_shape"] is None and data is not None:
+        # a data-free method only needs the per-sample shape: peek at one sample
+        peek = scoring_batches(data, score_batches=1, score_batch_size=1,
+                               generator=make_generator(derive_seed(plan.seed, "data")))
+    shape = options["input_shape"]
+    if shape is None and peek:
+        shape = tuple(peek[0][0].shape[1:])
     if shape is None:
         shape = getattr(model, "input_shape", None)
-    return None if shape is None else tuple(int(s) for s in shape)
+    out.input_shape = None if shape is None else tuple(int(s) for s in shape)
+    if plan.info.data == "shape" and out.input_shape is None:
+        raise UsageError(f"{plan.info.name} needs the input shape: pass input_shape=(C, H, W)")
+    return out
 
 
-class _Session:
-    """One scoring session on a side-effect-free model: data, copy, masks applied per round."""
+@contextlib.contextmanager
+def _scorer(plan: _Plan, model: nn.Module, names: list[str], scoring_data: _ScoringData,
+            timings: dict[str, float]) -> Iterator[Callable[[dict | None], dict[str, torch.Tensor]]]:
+    """Yield ``score(masks) -> raw scores`` working on a side-effect-free scoring model.
 
-    def __init__(self, plan: _Plan, model: nn.Module, data: Any, maskable: Maskable):
-        self.plan = plan
-        self.timings = {"data": 0.0, "scoring": 0.0, "selection": 0.0}
-        device = next(iter(maskable.params.values())).device
-        start = time.perf_counter()
-        batches: list = []
-        second = None
-        options = plan.options
-        if plan.info.data == "labels":
-            data_gen = make_generator(derive_seed(plan.seed, "data"))
-            # GraSP's seed-code variant: a second, different set of batches for the Hessian pass
-            split = options.get("grasp_same_batches") is False and not is_pair(data)
-            count = options["score_batches"] * (2 if split else 1)
-            batches = scoring_batches(data, score_batches=count, score_batch_size=options["score_batch_size"],
-                                      samples_per_class=options["samples_per_class"], generator=data_gen,
-                                      device=device)
-            if split:
-                batches, second = batches[:count // 2], batches[count // 2:]
-        elif plan.info.data == "shape" and plan.options["input_shape"] is None and data is not None:
-            # a data-free method only needs the per-sample shape: peek at one sample
-            batches = scoring_batches(data, score_batches=1, score_batch_size=1,
-                                      generator=make_generator(derive_seed(plan.seed, "data")))
-        self.input_shape = _input_shape(plan, model, batches)
-        if plan.info.data != "labels":
-            batches = []
-        self.batches, self.second = batches, second
-        if plan.info.data == "shape" and self.input_shape is None:
-            raise UsageError(f"{plan.info.name} needs the input shape: pass input_shape=(C, H, W)")
-        self.timings["data"] = time.perf_counter() - start
-        self.names = list(maskable.params)
+    Gradients flow to the maskable weights only; the BN mode is set; the generator's ``prepare`` runs
+    once; each call applies the current mask in place (W = θ ⊙ M, masks are nested) and validates.
+    """
+    with scoring_model(model, copy=plan.options["copy"]) as scoring:
+        named = maskable_parameters(scoring)
+        params = {name: named[name] for name in names}
+        for p in scoring.parameters():
+            p.requires_grad_(False)
+        for p in params.values():
+            p.requires_grad_(True)
+        scoring.train(plan.options.get("bn_mode", "eval") == "train")
+        ctx = ScoringContext(params=params, masks=None, generator=plan.generator, batches=scoring_data.batches,
+                             second_batches=scoring_data.second, input_shape=scoring_data.input_shape,
+                             options=plan.own)
+        if plan.info.prepare is not None:
+            plan.info.prepare(scoring, ctx)
 
-    def rounds(self, model: nn.Module, masks: dict[str, torch.Tensor] | None):
-        """Context manager yielding ``score(masks) -> raw scores`` on the scoring model."""
-        return _Scorer(self, model, masks)
+        def score(masks: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
+            start = time.perf_counter()
+            if masks is not None:
+                with torch.no_grad():
+                    for name, p in params.items():
+                        p.mul_(masks[name].to(p.device, p.dtype))
+            ctx.masks = masks
+            raw = plan.info.score(scoring, ctx)
+            missing = [n for n in params if n not in raw]
+            if missing:
+                raise UsageError(f"generator {plan.info.name!r} returned no score for {missing[0]!r}")
+            check_finite(raw)
+            timings["scoring"] += time.perf_counter() - start
+            return {n: raw[n] for n in params}
+
+        yield score
 
 
-class _Scorer:
-    def __init__(self, session: _Session, model: nn.Module, masks):
-        self.session, self.model, self.masks = session, model, masks
-
-    def __enter__(self):
-        plan = self.session.plan
-        self._cm = scoring_model(self.model, copy=plan.options["copy"])
-        scoring = self._cm.__enter__()
-        try:
-            named = maskable_parameters(scoring)
-            params = {name: named[name] for name in self.session.names}
-            for p in scoring.parameters():
-                p.requires_grad_(False)
-            for p in params.values():
-                p.requires_grad_(True)
-            scoring.train(plan.options.get("bn_mode", "eval") == "train")
-            self.ctx = ScoringContext(params=params, masks=None, generator=plan.generator,
-                                      batches=self.session.batches, second_batches=self.session.second,
-                                      input_shape=self.session.input_shape, options=plan.own)
-            if plan.info.prepare is not None:
-                plan.info.prepare(scoring, self.ctx)
-            self.scoring = scoring
-        except BaseException:
-            self._cm.__exit__(None, None, None)
-            raise
-        return self
-
-    def score(self, masks: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor]:
-        start = time.perf_counter()
-        if masks is not None:
-            with torch.no_grad():
-                for name, p in self.ctx.params.items():
-                    p.mul_(masks[name].to(p.device, p.dtype))
-        self.ctx.masks = masks
-        raw = self.session.plan.info.score(self.scoring, self.ctx)
-        missing = [n for n in self.ctx.params if n not in raw]
-        if missing:
-            raise UsageError(f"generator {self.session.plan.info.name!r} returned no score for {missing[0]!r}")
-        check_finite(raw)
-        self.session.timings["scoring"] += time.perf_counter() - start
-        return {n: raw[n] for n in self.ctx.params}
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
+def _prepare(method: str, model: nn.Module, data: Any, seed: int | None, opts: Mapping[str, Any]):
+    plan = _plan(method, seed, opts)
+    o = plan.options
+    maskable = resolve_maskable(model, dense_first_layer=o["dense_first_layer"],
+                                dense_classifier=o["dense_classifier"], exclude=o["exclude"],
+                                input_shape=o["input_shape"] or getattr(model, "input_shape", None))
+    masks = _initial_masks(o["masks"], maskable)
+    timings = {"data": 0.0, "scoring": 0.0, "selection": 0.0}
+    start = time.perf_counter()
+    device = next(iter(maskable.params.values())).device
+    scoring_data = _scoring_data(plan, model, data, device)
+    timings["data"] = time.perf_counter() - start
+    return plan, maskable, masks, scoring_data, timings
 
 
 def scores(method: str, model: nn.Module, data: Any = None, *, seed: int | None = None,
@@ -229,19 +229,9 @@ def scores(method: str, model: nn.Module, data: Any = None, *, seed: int | None 
     Raises:
         NonFiniteScoreError: a score is NaN or ±inf.
     """
-    plan = _plan(method, seed, opts)
-    maskable = _maskable(model, plan)
-    masks = _initial_masks(plan.options["masks"], maskable)
-    session = _Session(plan, model, data, maskable)
-    with session.rounds(model, masks) as scorer:
-        raw = scorer.score(masks)
-        return {name: s.detach().clone() for name, s in raw.items()}
-
-
-def _maskable(model: nn.Module, plan: _Plan) -> Maskable:
-    o = plan.options
-    return resolve_maskable(model, dense_first_layer=o["dense_first_layer"], dense_classifier=o["dense_classifier"],
-                            exclude=o["exclude"], input_shape=o["input_shape"] or getattr(model, "input_shape", None))
+    plan, maskable, masks, scoring_data, timings = _prepare(method, model, data, seed, opts)
+    with _scorer(plan, model, list(maskable.params), scoring_data, timings) as score:
+        return {name: s.detach().clone() for name, s in score(masks).items()}
 
 
 def run(model: nn.Module, method: str, density: float | None = None, sparsity: float | None = None,
@@ -259,7 +249,8 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
             ``erk_power_scale``, ``tie_break`` (random | index), ``rounds``, ``dense_first_layer``,
             ``dense_classifier``, ``exclude`` (regexes), ``input_shape``, ``copy``, ``masks`` (an existing
             mask to prune further), ``generator`` (CPU torch.Generator); for labelled-data methods
-            ``score_batches``, ``score_batch_size``, ``samples_per_class``, ``bn_mode`` (eval | train);
+            ``score_batches``, ``score_batch_size``, ``samples_per_class``, ``score_augment``,
+            ``bn_mode`` (eval | train);
             grasp ``temperature``, ``grasp_same_batches``; synflow ``dtype``.
 
     Returns:
@@ -274,32 +265,29 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
     runner = get_generator(method).runner
     if runner is not None:
         return runner(model, density=d, data=data, seed=seed, **opts)
-    plan = _plan(method, seed, opts)
-    maskable = _maskable(model, plan)
-    masks = _initial_masks(plan.options["masks"], maskable)
+    plan, maskable, masks, scoring_data, timings = _prepare(method, model, data, seed, opts)
     shapes = {name: tuple(p.shape) for name, p in maskable.params.items()}
     total = sum(maskable.sizes)
     rounds = plan.options["rounds"]
     live = total if masks is None else sum(int(m.sum()) for m in masks.values())
     counts = schedule(d, total, rounds, start=live / total)
-    session = _Session(plan, model, data, maskable)
     events = []
-    with session.rounds(model, masks) as scorer:
+    with _scorer(plan, model, list(maskable.params), scoring_data, timings) as score:
         for r, k in enumerate(counts, start=1):
             round_start = time.perf_counter()
-            raw = scorer.score(masks)
+            raw = score(masks)
             start = time.perf_counter()
             ranked = prune_scores(raw, masks)
             masks = select(ranked, shapes, k, density=k / total if r < rounds else d,
                            scope=plan.options["scope"], allocation=plan.options["allocation"],
                            min_per_layer=plan.options["min_per_layer"], tie_break=plan.options["tie_break"],
                            generator=plan.generator, power=float(plan.options["erk_power_scale"]))
-            session.timings["selection"] += time.perf_counter() - start
+            timings["selection"] += time.perf_counter() - start
             events.append({"event": "score", "method": method, "round": r, "rounds": rounds, "kept": k,
                            "seconds": time.perf_counter() - round_start})
     metadata = {"generator": method, "seed": plan.seed, "target_density": d}
     weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
-    timings = {**session.timings, "total": time.perf_counter() - started}
+    timings["total"] = time.perf_counter() - started
     return PruneResult(masks=MaskSet(masks, metadata=metadata), weights=weights, events=events,
                        timings=timings, seed=plan.seed, excluded=list(maskable.excluded),
                        scores={name: s.detach() for name, s in raw.items()})

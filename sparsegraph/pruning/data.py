@@ -4,11 +4,14 @@
 * a DataLoader or any iterable of ``(x, y, ...)`` items: its first ``score_batches`` items, as given;
 * a map-style dataset (``__getitem__`` + ``__len__``): ``score_batches`` batches of ``score_batch_size``
   drawn without replacement with the ``data`` stream, or a class-balanced set of ``samples_per_class``
-  per class split into ``score_batches`` batches.
+  per class split into ``score_batches`` batches. A dataset with an ``augment`` flag (such as
+  ``sparsegraph.data.ImageDataset``) is read without augmentation unless ``score_augment=True``; the
+  caller's dataset object is not modified.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterable
 
@@ -30,7 +33,7 @@ def _is_dataset(data: object) -> bool:
 
 
 def _dataset_labels(dataset) -> torch.Tensor:
-    targets = getattr(dataset, "targets", None)
+    targets = getattr(dataset, "targets", getattr(dataset, "labels", None))
     if targets is not None:
         return torch.as_tensor(targets).reshape(-1)
     return torch.as_tensor([int(dataset[i][1]) for i in range(len(dataset))])
@@ -44,7 +47,8 @@ def _collate(dataset, indices: torch.Tensor) -> Batch:
 
 
 def scoring_batches(data: object, *, score_batches: int = 1, score_batch_size: int = 128,
-                    samples_per_class: int | None = None, generator: torch.Generator | None = None,
+                    samples_per_class: int | None = None, score_augment: bool = False,
+                    generator: torch.Generator | None = None,
                     device: torch.device | str | None = None) -> list[Batch]:
     """Return the labelled scoring batches, moved to ``device``.
 
@@ -53,6 +57,7 @@ def scoring_batches(data: object, *, score_batches: int = 1, score_batch_size: i
         score_batches: how many batches (loader, dataset).
         score_batch_size: batch size drawn from a dataset.
         samples_per_class: draw a class-balanced set of this many per class from a dataset instead.
+        score_augment: keep a dataset's augmentation on (default: read it unaugmented).
         generator: the ``data`` stream for dataset draws.
         device: where the batches go.
 
@@ -69,6 +74,9 @@ def scoring_batches(data: object, *, score_batches: int = 1, score_batch_size: i
     elif _is_dataset(data):
         if generator is None:
             raise UsageError("drawing scoring batches from a dataset needs a generator")
+        if not score_augment and getattr(data, "augment", False):
+            data = copy.copy(data)
+            data.augment = False
         if samples_per_class is not None:
             labels = _dataset_labels(data)
             chosen = []

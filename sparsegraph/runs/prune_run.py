@@ -112,6 +112,9 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
     info = dataset_info(config.dataset)
     num_classes = config.num_classes or info.num_classes
+    if num_classes != info.num_classes:
+        raise BadInputError(f"--num-classes {num_classes} does not match dataset {info.name}, "
+                            f"which has {info.num_classes} classes")
     recipe = resolve_recipe(config.recipe, info.name, **config.train_options)
     resolved = {**config.to_dict(), "dataset": info.name, "num_classes": num_classes,
                 "recipe_resolved": recipe.to_dict(), "sparsegraph_version": __version__}

@@ -209,3 +209,10 @@ def test_non_finite_weights():
     g = sg.bipartite(np.ones((4, 5), bool), weight=w.T.astype(np.float32), name="conv1")
     with pytest.raises(MetricError, match="^non-finite weights in layer conv1$"):
         ramanujan.delta_r(g)
+
+
+def test_docstring_examples():
+    import doctest
+
+    for module in (ramanujan, spectral):
+        assert doctest.testmod(module).failed == 0

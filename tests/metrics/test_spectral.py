@@ -113,3 +113,56 @@ def test_weights_required():
         with pytest.raises(MetricError, match=f"metric {name} requires weights; the graph was built from a mask only"):
             fn(g)
     assert spectral.mu0(g).value == math.sqrt(12)
+
+
+# ---------------------------------------------------------------------------------------- registry
+
+
+def test_registered_metadata_and_conformance():
+    from sparsegraph.metrics import list_metrics
+    from sparsegraph.metrics.conformance import check_metric
+
+    infos = {i.name: i for i in list_metrics("spectral.*") + list_metrics("ramanujan.*")}
+    assert set(infos) == {"spectral.mu0", "spectral.mu_hat", "spectral.lambda", "spectral.lambda_imsg",
+                          "spectral.full_spectrum", "ramanujan.delta_r", "ramanujan.delta_r_norm",
+                          "ramanujan.delta_s", "ramanujan.imdb", "ramanujan.imdb_norm", "ramanujan.narc",
+                          "ramanujan.mixing"}
+    for name, info in infos.items():
+        assert (info.scope, info.encoding, info.conventions) == ("layer", "rolled", CONVENTIONS)
+        assert dict(info.options) == {"aggregate": "auto", "solver": "auto", "device": None}
+        assert info.requires_weights is (name in ("spectral.lambda", "spectral.lambda_imsg", "spectral.full_spectrum"))
+        rule = {c: info.aggregate_for(c) for c in CONVENTIONS}
+        if name in ("spectral.mu0", "spectral.mu_hat"):
+            assert rule == {"neurips2023": "valid_mean", "iclr2023": "valid_mean"}
+        elif name == "spectral.full_spectrum":
+            assert rule == {"neurips2023": "mean", "iclr2023": "mean"}
+        else:
+            assert rule == {"neurips2023": "zero_mean", "iclr2023": "valid_mean"}
+        check_metric(name)
+
+
+def test_measure_layer_rows_and_network_aggregates():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 32, 3), nn.Flatten(), nn.Linear(32, 10))
+    gen = torch.Generator().manual_seed(1)
+    masks = {f"{n}.weight": torch.rand(m.weight.shape, generator=gen) < 0.3
+             for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+    masks["4.weight"] = torch.zeros(10, 32, dtype=torch.bool)  # an empty classifier
+    for conv in CONVENTIONS:
+        result = sg.measure(model, masks, ["ramanujan.delta_r", "spectral.full_spectrum"], convention=conv)
+        layers = {}
+        for name in ("0", "2", "4"):
+            mask = masks[f"{name}.weight"]
+            weight = dict(model.named_modules())[name].weight.detach()
+            layers[name] = sg.bipartite(mask, weight=weight, name=name)
+        values = [ramanujan.delta_r(g, convention=conv).value for g in layers.values()]
+        for name, value in zip(layers, values):
+            assert result.value("ramanujan.delta_r", name) == value
+        defined = [v for v in values if v is not None]
+        expected = sum(defined) / (len(values) if conv == "neurips2023" else len(defined))
+        assert result.value("ramanujan.delta_r") == pytest.approx(expected, rel=1e-12)
+        spectra = [spectral.full_spectrum(g, convention=conv).value for g in layers.values()]
+        assert result.value("spectral.full_spectrum") == pytest.approx(sum(spectra) / 3, rel=1e-12)

@@ -31,7 +31,7 @@ def net(request, h):
 
 @pytest.mark.parametrize("method", ALL)
 @pytest.mark.parametrize("density", [0.5, 0.1, 0.01, 0.001])
-def test_exact_counts_and_well_formed(method, density, net):
+def test_exact_counts_and_well_formed(method, density, net, tmp_path):
     model, batch = net
     result = sg.pruning.run(model, method, density=density, data=batch, seed=0, **options(method, batch))
     masks = result.masks
@@ -42,6 +42,8 @@ def test_exact_counts_and_well_formed(method, density, net):
     total = sum(maskable.sizes)
     assert sum(int(m.sum()) for m in masks.values()) == keep_count(density, total)
     assert masks.metadata == {"generator": method, "seed": 0, "target_density": density}
+    masks.save(tmp_path / "m.safetensors")  # metadata fits the file header
+    assert type(masks).load(tmp_path / "m.safetensors").metadata["target_density"] == density
     rounds = FAST["rounds"] if method in ("synflow", "iter-snip") else 1
     assert [e["kept"] for e in result.events] == schedule(density, total, rounds)
 
@@ -133,6 +135,7 @@ def test_non_finite_scores_raise_naming_the_parameter(vgg):
     assert issubclass(NonFiniteScoreError, ValueError)
 
 
+@pytest.mark.filterwarnings("ignore:dense_first_layer/dense_classifier use registration order")
 def test_exclusions_leave_the_mask_set_and_n(h):
     model = h.make_resnet()
     with pytest.warns(UserWarning, match="matches no"):

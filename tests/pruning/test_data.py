@@ -69,3 +69,40 @@ def test_snip_on_a_dataset_uses_the_data_stream(vgg):
     [(x, y)] = scoring_batches(ds, score_batch_size=32, generator=make_generator(derive_seed(3, "data")))
     expected = sg.pruning.scores("snip", vgg, (x, y))
     assert all(torch.equal(scores[n], expected[n]) for n in scores)
+
+
+class Flagged(torch.utils.data.Dataset):
+    """Adds 100 to every image when its augment flag is on."""
+
+    def __init__(self):
+        self.augment = True
+        self.labels = torch.arange(40) % 4
+
+    def __len__(self):
+        return 40
+
+    def __getitem__(self, i):
+        return torch.full((2,), float(i)) + (100.0 if self.augment else 0.0), int(self.labels[i])
+
+
+def test_datasets_are_read_unaugmented_unless_asked():
+    ds = Flagged()
+    plain = scoring_batches(ds, score_batch_size=8, generator=make_generator(0))
+    augmented = scoring_batches(ds, score_batch_size=8, score_augment=True, generator=make_generator(0))
+    assert float(plain[0][0].max()) < 40 and float(augmented[0][0].min()) >= 100
+    assert ds.augment is True                      # the caller's dataset is untouched
+    balanced = scoring_batches(ds, samples_per_class=2, generator=make_generator(0))
+    assert torch.bincount(balanced[0][1]).tolist() == [2, 2, 2, 2]
+
+
+def test_digits_dataset_end_to_end():
+    from sparsegraph.data import load_dataset
+
+    train = load_dataset("digits", "train")
+    model = sg.create_model("lenet5", num_classes=10, input_shape=(1, 8, 8))
+    a = sg.pruning.run(model, "grasp", density=0.05, data=train, seed=0, samples_per_class=10, score_batches=2)
+    b = sg.prune(model, "grasp", density=0.05, data=train, seed=0, samples_per_class=10, score_batches=2)
+    total = sum(m.numel() for m in a.masks.values())
+    assert a.masks.num_kept == round(0.05 * total) and a.masks == b
+    synflow = sg.prune(model, "synflow", density=0.05, seed=0, rounds=10)     # shape from model.input_shape
+    assert synflow.num_kept == a.masks.num_kept

@@ -6,6 +6,9 @@ and the Hessian-vector product are taken with respect to the maskable weights on
 the current mask in the forward pass. The score is raw (the reference's division by |Σ| + 1e-10 is a
 positive global scale); scores can be negative, which is why pruned entries must be −∞ when iterating.
 The original removes the largest −θ ⊙ Hg: the same kept set.
+
+The scoring copy is not re-initialised; ``grasp_reinit=True`` reproduces the original code, which
+re-draws every Linear weight of its copy (Xavier normal) before scoring, here from the run's generator.
 """
 
 from __future__ import annotations
@@ -15,6 +18,16 @@ from torch import nn
 
 from sparsegraph.pruning.generators.context import ScoringContext, batch_loss, summed_gradients
 from sparsegraph.pruning.registry import register_generator
+
+
+def grasp_prepare(model: nn.Module, ctx: ScoringContext) -> None:
+    """With ``grasp_reinit``: Xavier-normal re-draw of the scoring copy's Linear weights (original code)."""
+    if not ctx.options["grasp_reinit"]:
+        return
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_normal_(module.weight, generator=ctx.generator)
 
 
 def grasp_scores(model: nn.Module, ctx: ScoringContext) -> dict[str, torch.Tensor]:
@@ -42,5 +55,6 @@ def grasp_scores(model: nn.Module, ctx: ScoringContext) -> dict[str, torch.Tenso
 
 
 register_generator("grasp", grasp_scores, scope="global", data="labels",
-                   options={"temperature": 200.0, "grasp_same_batches": True},
+                   options={"temperature": 200.0, "grasp_same_batches": True, "grasp_reinit": False},
+                   prepare=grasp_prepare,
                    description="θ ⊙ Hg (gradient-flow preservation, Wang et al. 2020), keep the largest")

@@ -91,3 +91,14 @@ def test_biases_are_held_fixed(h):
     model, batch = small_mlp(h)
     scores = sg.pruning.scores("grasp", model, batch)
     assert set(scores) == {"fc1.weight", "fc2.weight", "fc3.weight"}
+
+
+def test_reinit_redraws_only_the_copys_linear_weights(h):
+    model, batch = h.make_vgg(), h.image_batch()
+    before = model.classifier.weight.detach().clone()
+    plain = sg.pruning.scores("grasp", model, batch, seed=0)
+    a = sg.pruning.scores("grasp", model, batch, seed=0, grasp_reinit=True)
+    b = sg.pruning.scores("grasp", model, batch, seed=0, grasp_reinit=True)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert not torch.allclose(a["classifier.weight"], plain["classifier.weight"])
+    assert torch.equal(model.classifier.weight, before)
