@@ -143,6 +143,8 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
     ]
     if "pags_score" in summary:
         lines.append(f"PAGS score        {summary['pags_score']:.6g} (base {summary['pags_base_score']:.6g})")
+        if "pags_rebalanced_score" in summary:
+            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K weights)")
     if "test_at_best_val" in summary:
         label = "test accuracy     "
         if summary["test_at_best_val"] is not None:

@@ -69,7 +69,7 @@ def test_cli_options_reach_pags(tmp_path):
                                         "--interval", "5", "--merge", "whole", "--rebalance", "--epochs", "0",
                                         "--metrics", "density", "-o", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "PAGS score" in result.output
+    assert "PAGS score" in result.output and "rebalanced score" in result.output
     config = json.loads((out / "config.json").read_text())
     assert config["method_options"]["merge"] == "whole" and config["method_options"]["rebalance"] is True
     masks = sg.MaskSet.load(out / "masks.safetensors")
