@@ -47,6 +47,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--score", "score_metric", default=None, metavar="METRIC",
               help="PAGS/PEGS: registry metric to optimise (default spectral.full_spectrum; "
                    "its direction comes from the registry).")
+@click.option("--score-direction", type=click.Choice(["max", "min"]), default=None,
+              help="PAGS/PEGS: optimise the score upwards or downwards (default: the registry's direction; "
+                   "required for metrics without one).")
 @click.option("--rule", type=click.Choice(["imdb", "delta_r", "single"]), default=None,
               help="PAGS/PEGS layer-wise rule (default imdb for full_spectrum, single otherwise).")
 @click.option("--merge", type=click.Choice(["layerwise", "layer", "whole"]), default=None,
@@ -95,7 +98,7 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @no_progress_option()
 def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, method, sparsity, density, scope,
           allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
-          dense_classifier, base, population, interval, score_metric, rule, merge, rebalance, perturb, workers,
+          dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance, perturb, workers,
           executor, ray_address, warmup_iters, train_snapshots, plot, rewind_iter, eb_epsilon, eb_max_epochs,
           eb_retrain, recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
           channels_last, deterministic, data_path, metrics, device, seed, run_dir, resume, fmt, no_progress):
@@ -116,7 +119,8 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "scope": scope, "allocation": allocation, "rounds": rounds, "score_batches": score_batches,
         "score_batch_size": score_batch_size, "bn_mode": bn_mode, "exclude": list(exclude) or None,
         "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
-        "base": base, "population": population, "interval": interval, "score": score_metric, "rule": rule,
+        "base": base, "population": population, "interval": interval, "score": score_metric,
+        "direction": score_direction, "rule": rule,
         "merge": merge, "rebalance": rebalance or None, "perturb": perturb, "workers": workers,
         "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,

@@ -183,3 +183,18 @@ def test_snapshot_metadata(tmp_path):
     last = sg.MaskSet.load(tmp_path / snaps[-1]["path"])
     assert last.fingerprint() == snaps[-1]["fingerprint"]
     assert last.metadata["pags_sample"] == snaps[-1]["j"]
+
+
+def test_score_direction_from_registry_or_given():
+    model = lenet()
+    with pytest.raises(UsageError, match="direction"):  # ramanujan.narc has no registry direction
+        _pags(model, base="erk", population=1, score="ramanujan.narc")
+    with pytest.raises(UsageError, match="merge='whole'"):  # graph-scope metrics need whole masks
+        _pags(model, base="erk", population=1, score="topo.components", direction="max")
+    result = _pags(model, base="erk", population=4, score="ramanujan.narc", direction="min", merge="whole")
+    rows = [r for r in result.events if r["event"] == "pags_sample"]
+    scores = [r["candidate"] for r in rows]
+    assert rows[-1]["best"] == min(scores)
+    best = scores.index(min(scores))
+    j_seed = 3 if best == 0 else derive_seed(3, "pags", best)
+    assert same_masks(result.masks, sg.prune(model, "erk", D, seed=j_seed))

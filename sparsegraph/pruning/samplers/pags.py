@@ -29,7 +29,8 @@ from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
 
 # PAGS's own options and defaults (= the paper); every other option goes to the base generator
 PAGS_OPTIONS: dict[str, Any] = {
-    "base": None, "population": 1000, "interval": 20, "score": DEFAULT_SCORE, "rule": None, "merge": "layer",
+    "base": None, "population": 1000, "interval": 20, "score": DEFAULT_SCORE, "direction": None, "rule": None,
+    "merge": "layer",
     "rebalance": False, "perturb": None, "convention": None, "score_options": None, "workers": 1,
     "executor": "serial", "ray_address": None, "run_dir": None, "resume": False, "log": None,
     "progress": False,
@@ -124,7 +125,8 @@ def run_pags(model: nn.Module, density: float, data: Any = None, seed: int | Non
         data: the base generator's scoring data.
         seed: the run seed (None: drawn from OS entropy).
         **opts: ``base`` (generator name, required), ``population`` n (1000), ``interval`` i (20),
-            ``score`` (registry metric, ``spectral.full_spectrum``), ``rule`` (imdb | delta_r | single),
+            ``score`` (registry metric, ``spectral.full_spectrum``), ``direction`` (max | min; default
+            the registry's ``higher_is_better``), ``rule`` (imdb | delta_r | single),
             ``merge`` (layer | whole), ``rebalance`` (False), ``perturb`` σ (magnitude/synflow bases),
             ``convention``, ``score_options`` (metric options), ``workers`` (1), ``executor``
             (serial | process | ray), ``ray_address``, ``run_dir`` (snapshots and state), ``resume``,
@@ -151,7 +153,7 @@ class PagsRun:
         self.model, self.density, self.seed = model, density, seed
         input_shape = base_options.get("input_shape") or getattr(model, "input_shape", None)
         self.spec: ScoreSpec = resolve_score_spec(own["score"], own["rule"], own["merge"], own["convention"],
-                                                  own["score_options"], input_shape)
+                                                  own["score_options"], input_shape, own["direction"])
         self.run_dir = None if own["run_dir"] is None else Path(own["run_dir"])
         self.log = own["log"] or log_factory(None if self.run_dir is None else self.run_dir / "log.jsonl")
         self.sampler = Sampler(model, self.base, density, data, seed, base_options, own["perturb"])

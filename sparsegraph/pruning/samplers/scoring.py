@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sparsegraph.errors import UsageError
+from sparsegraph.errors import MetricError, UsageError
 
 DEFAULT_SCORE = "spectral.full_spectrum"
 IMDB = "ramanujan.imdb"
@@ -62,15 +62,19 @@ class ScoreSpec:
                 "input_shape": None if self.input_shape is None else list(self.input_shape)}
 
 
+DIRECTIONS = {"max": True, "min": False}
+
+
 def resolve_score_spec(score: str = DEFAULT_SCORE, rule: str | None = None, merge: str = "layer",
                        convention: str | None = None, options: Mapping[str, Any] | None = None,
-                       input_shape: tuple[int, ...] | None = None) -> ScoreSpec:
+                       input_shape: tuple[int, ...] | None = None, direction: str | None = None) -> ScoreSpec:
     """Validate the score, rule and merge against the registry metadata.
 
     ``rule`` defaults to ``imdb`` for ``spectral.full_spectrum`` and ``single`` for other layer metrics.
     ``imdb`` and ``delta_r`` compare full-spectrum values, so they need ``score="spectral.full_spectrum"``.
     Network- and graph-scope metrics need ``merge="whole"``; a metric without a direction
-    (``higher_is_better`` None) cannot be optimised.
+    (``higher_is_better`` None) needs ``direction`` (``max`` or ``min``), which otherwise defaults to the
+    registry's direction and may override it.
 
     Raises:
         UnknownMetricError: ``score`` is not registered.
@@ -82,9 +86,12 @@ def resolve_score_spec(score: str = DEFAULT_SCORE, rule: str | None = None, merg
     if merge_name is None:
         raise UsageError(f"merge must be one of layer (alias layerwise) or whole, got {merge!r}")
     info = get_info(score)
-    if info.higher_is_better is None:
-        raise UsageError(f"score {score!r} has no direction (higher_is_better is None in the registry); "
-                         "choose a metric that can be optimised")
+    if direction is not None and direction not in DIRECTIONS:
+        raise UsageError(f"direction must be 'max' or 'min', got {direction!r}")
+    higher = DIRECTIONS[direction] if direction is not None else info.higher_is_better
+    if higher is None:
+        raise UsageError(f"score {score!r} has no direction in the registry (higher_is_better is None); "
+                         "say which way to optimise it with direction='max' or 'min' (CLI --score-direction)")
     if info.scope != "layer" and merge_name == "layer":
         raise UsageError(f"score {score!r} is a {info.scope}-scope metric: it needs merge='whole'")
     if rule is None:
@@ -102,7 +109,9 @@ def resolve_score_spec(score: str = DEFAULT_SCORE, rule: str | None = None, merg
     if convention is None and all(m.split(".")[0] in ("ramanujan", "spectral") for m in metrics):
         convention = DEFAULT_CONVENTION
     aggregate = info.aggregate_for(convention if convention in info.conventions else None)
-    return ScoreSpec(score=score, rule=rule, merge=merge_name, higher_is_better=bool(info.higher_is_better),
+    if rule in ("imdb", "delta_r") and direction is not None and not higher:
+        raise UsageError(f"rule={rule!r} maximises {DEFAULT_SCORE}; direction='min' needs rule='single'")
+    return ScoreSpec(score=score, rule=rule, merge=merge_name, higher_is_better=bool(higher),
                      metrics=metrics, convention=convention, options=dict(options or {}),
                      aggregate=aggregate, input_shape=None if input_shape is None else tuple(input_shape))
 
@@ -148,7 +157,8 @@ def score_masks(model: nn.Module, masks: Mapping[str, torch.Tensor], spec: Score
     network: float | None = None
     for row in result.rows:
         if row["status"] == "error":
-            raise UsageError(f"metric {row['metric']} failed on layer {row['layer']}: {row.get('message', '')}")
+            where = "the network" if row["layer"] is None else f"layer {row['layer']}"
+            raise MetricError(f"PAGS score: {row['metric']} failed on {where}: {row.get('message', '')}")
         if row["layer"] is None:
             if row["metric"] == spec.score:
                 network = row["value"]
