@@ -59,7 +59,7 @@ def main() -> None:
             ("score (s / candidate)", statistics.median(score))]
     for workers in args.workers:
         rate = end_to_end(model, args.base, args.density, args.samples, workers)
-        rows.append((f"end to end, {workers} worker(s) (candidates / s)", rate))
+        rows.append((f"end to end incl. pool start-up, {workers} worker(s) (candidates / s)", rate))
     print(f"PAGS on {args.model}, base {args.base}, density {args.density}, {args.samples} candidates, CPU")
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
