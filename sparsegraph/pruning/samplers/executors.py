@@ -10,6 +10,7 @@ serial result bitwise.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -84,15 +85,29 @@ def worker_context(model: nn.Module, spec: ScoreSpec) -> WorkerContext:
     return WorkerContext(cpu, spec)
 
 
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Score with one torch thread, as pool workers do: eigensolver results then do not depend on the
+    thread count, so the serial executor reproduces any pool bitwise."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 class SerialExecutor:
-    """Scores each candidate in the driver as it is generated."""
+    """Scores each candidate in the driver as it is generated (single-threaded, like a pool worker)."""
 
     def __init__(self, context: WorkerContext):
         self.context = context
 
     def imap(self, items: Iterable[tuple[Any, Mapping[str, torch.Tensor]]]) -> Iterator[tuple[Any, CandidateScore]]:
         for tag, masks in items:
-            yield tag, score_task(masks, self.context)
+            with single_threaded():
+                score = score_task(masks, self.context)
+            yield tag, score
 
     def close(self) -> None:
         pass

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import UsageError
-from sparsegraph.pruning.samplers.executors import check_executor, make_executor, score_task, worker_context
+from sparsegraph.pruning.samplers.executors import (check_executor, make_executor, score_task, single_threaded,
+                                                    worker_context)
 from sparsegraph.pruning.samplers.merge import BestState, rebalance
 from sparsegraph.pruning.samplers.scoring import DEFAULT_SCORE, ScoreSpec, resolve_score_spec
 from sparsegraph.pruning.samplers.snapshots import (config_hash, load_state, save_state, trim_log,
@@ -218,7 +219,8 @@ class PagsRun:
         if self.own["rebalance"]:
             final = rebalance(best, k, make_generator(derive_seed(self.seed, "pags", "rebalance")),
                               tie_break=self.base_options.get("tie_break", "random"))
-            rescored = score_task(final, worker_context(self.model, self.spec))
+            with single_threaded():
+                rescored = score_task(final, worker_context(self.model, self.spec))
             self._row("pags_rebalance", kept=int(sum(int(m.sum()) for m in final.values())),
                       drift_before=best.kept - k, score=rescored.network, best_score=best.network)
         self._row("pags_layers", layers=self.layer_table(best), drift=best.kept - k, score=best.network)
