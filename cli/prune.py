@@ -57,6 +57,8 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--rebalance", is_flag=True, help="PAGS/PEGS: restore exactly K kept weights in the exported mask.")
 @click.option("--perturb", type=float, default=None,
               help="PAGS/PEGS: relative Gaussian noise per sample (needed for magnitude/synflow bases).")
+@click.option("--first-mask-data", type=click.Choice(["samples", "full"]), default=None,
+              help="PAGS/PEGS: score sample 0 like the others (default) or on the whole training split.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="PAGS/PEGS: scoring workers (default 1).")
 @click.option("--executor", type=click.Choice(["serial", "process", "ray"]), default=None,
               help="PAGS/PEGS: where candidates are scored (default serial; process when --workers > 1).")
@@ -98,10 +100,11 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @no_progress_option()
 def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, method, sparsity, density, scope,
           allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
-          dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance, perturb, workers,
-          executor, ray_address, warmup_iters, train_snapshots, plot, rewind_iter, eb_epsilon, eb_max_epochs,
-          eb_retrain, recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
-          channels_last, deterministic, data_path, metrics, device, seed, run_dir, resume, fmt, no_progress):
+          dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance,
+          perturb, first_mask_data, workers, executor, ray_address, warmup_iters, train_snapshots, plot,
+          rewind_iter, eb_epsilon, eb_max_epochs, eb_retrain, recipe, epochs, batch_size, lr, weight_decay,
+          val_split, select_on_test, amp, channels_last, deterministic, data_path, metrics, device, seed,
+          run_dir, resume, fmt, no_progress):
     """Prune at initialisation, measure the mask, train the sparse network.
 
     Writes RUN_DIR/config.json, masks.safetensors, metrics.json, log.jsonl, summary.json and
@@ -121,7 +124,8 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
         "base": base, "population": population, "interval": interval, "score": score_metric,
         "direction": score_direction, "rule": rule,
-        "merge": merge, "rebalance": rebalance or None, "perturb": perturb, "workers": workers,
+        "merge": merge, "rebalance": rebalance or None, "perturb": perturb,
+        "first_mask_data": first_mask_data, "workers": workers,
         "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
         "eb_max_epochs": eb_max_epochs, "eb_retrain": eb_retrain,

@@ -198,3 +198,18 @@ def test_score_direction_from_registry_or_given():
     best = scores.index(min(scores))
     j_seed = 3 if best == 0 else derive_seed(3, "pags", best)
     assert same_masks(result.masks, sg.prune(model, "erk", D, seed=j_seed))
+
+
+def test_first_mask_data_full_scores_sample0_on_the_whole_split():
+    from sparsegraph.training.batches import iterate_eval
+
+    model = lenet()
+    train = digits().train
+    full = _pags(model, base="snip", population=0, first_mask_data="full")
+    batches = list(iterate_eval(train, 128, torch.device("cpu")))
+    assert sum(len(y) for _, y in batches) == len(train)
+    expected = sg.prune(model, "snip", D, batches, seed=3, score_batches=len(batches))
+    assert same_masks(full.masks, expected)
+    assert not same_masks(full.masks, _pags(model, base="snip", population=0).masks)
+    with pytest.raises(UsageError, match="labelled"):
+        _pags(model, base="erk", population=0, first_mask_data="full")

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import UsageError
+from sparsegraph.pruning.registry import get_generator
 from sparsegraph.pruning.samplers.executors import (check_executor, make_executor, score_task, single_threaded,
                                                     worker_context)
 from sparsegraph.pruning.samplers.merge import BestState, rebalance
@@ -31,15 +32,15 @@ from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
 # PAGS's own options and defaults (= the paper); every other option goes to the base generator
 PAGS_OPTIONS: dict[str, Any] = {
     "base": None, "population": 1000, "interval": 20, "score": DEFAULT_SCORE, "direction": None, "rule": None,
-    "merge": "layer",
-    "rebalance": False, "perturb": None, "convention": None, "score_options": None, "workers": 1,
-    "executor": "serial", "ray_address": None, "run_dir": None, "resume": False, "log": None,
-    "progress": False,
+    "merge": "layer", "rebalance": False, "perturb": None, "first_mask_data": "samples", "convention": None,
+    "score_options": None, "workers": 1, "executor": "serial", "ray_address": None, "run_dir": None,
+    "resume": False, "log": None, "progress": False,
 }
 # bases that draw the same mask for every seed: sampling them needs perturb=σ
 DETERMINISTIC_BASES = ("magnitude", "synflow")
 SAMPLE_EVENTS = ("pags_sample", "pags_snapshot")
 # options that do not change the sampled masks (a resumed run may change them)
+FIRST_MASK_DATA = ("samples", "full")
 _NOT_HASHED = ("population", "workers", "executor", "ray_address", "run_dir", "resume", "log", "progress",
                "rebalance")
 
@@ -58,9 +59,9 @@ class Sampler:
     """Draws sample j of the base generator on θ (optionally on a perturbed copy of θ)."""
 
     def __init__(self, model: nn.Module, base: str, density: float, data: Any, seed: int,
-                 base_options: Mapping[str, Any], perturb: float | None):
+                 base_options: Mapping[str, Any], perturb: float | None, first_full: bool = False):
         self.model, self.base, self.density, self.data = model, base, density, data
-        self.seed, self.options, self.perturb = seed, dict(base_options), perturb
+        self.seed, self.options, self.perturb, self.first_full = seed, dict(base_options), perturb, first_full
 
     def sample(self, j: int) -> Sample:
         from sparsegraph.pruning.api import run
@@ -68,7 +69,11 @@ class Sampler:
         start = time.perf_counter()
         seed = self.seed if j == 0 else derive_seed(self.seed, "pags", j)
         model = self.model if j == 0 or not self.perturb else self._perturbed(j)
-        result = run(model, self.base, density=self.density, data=self.data, seed=seed, **self.options)
+        data, options = self.data, self.options
+        if j == 0 and self.first_full:
+            data = full_split_batches(self.data, int(self.options.get("score_batch_size", 128)))
+            options = {**self.options, "score_batches": len(data)}
+        result = run(model, self.base, density=self.density, data=data, seed=seed, **options)
         masks = {n: m.to("cpu", torch.bool) for n, m in result.masks.items()}
         return Sample(masks, result.scores, time.perf_counter() - start, list(result.excluded))
 
@@ -87,6 +92,15 @@ class Sampler:
         return noisy
 
 
+def full_split_batches(data: Any, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The whole training split as unaugmented (x, y) batches in order: the authors' "full data ticket"."""
+    from sparsegraph.training.batches import iterate_eval
+
+    if data is None or not hasattr(data, "__len__") or not hasattr(data, "__getitem__"):
+        raise UsageError("first_mask_data='full' needs the training split as data (a dataset or TensorSplit)")
+    return list(iterate_eval(data, batch_size, torch.device("cpu")))
+
+
 def split_options(opts: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """PAGS options (defaults filled in) and the base generator's options."""
     own = {**PAGS_OPTIONS, **{k: v for k, v in opts.items() if k in PAGS_OPTIONS}}
@@ -96,8 +110,6 @@ def split_options(opts: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, An
 
 def check_base(base: str | None, perturb: float | None) -> str:
     """The base generator name; refuses samplers, and deterministic bases without ``perturb``."""
-    from sparsegraph.pruning.registry import get_generator
-
     if not base:
         raise UsageError("PAGS needs a base generator: base='snip' (CLI --base)")
     info = get_generator(base)
@@ -157,7 +169,13 @@ class PagsRun:
                                                   own["score_options"], input_shape, own["direction"])
         self.run_dir = None if own["run_dir"] is None else Path(own["run_dir"])
         self.log = own["log"] or log_factory(None if self.run_dir is None else self.run_dir / "log.jsonl")
-        self.sampler = Sampler(model, self.base, density, data, seed, base_options, own["perturb"])
+        if own["first_mask_data"] not in FIRST_MASK_DATA:
+            raise UsageError(f"first_mask_data must be one of {', '.join(FIRST_MASK_DATA)}, "
+                             f"got {own['first_mask_data']!r}")
+        first_full = own["first_mask_data"] == "full"
+        if first_full and get_generator(self.base).data != "labels":
+            raise UsageError(f"first_mask_data='full' needs a base that scores labelled data, not {self.base!r}")
+        self.sampler = Sampler(model, self.base, density, data, seed, base_options, own["perturb"], first_full)
         self.rows: list[dict[str, Any]] = []
         self.timings = {"sampling": 0.0, "scoring": 0.0}
 
