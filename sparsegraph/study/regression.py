@@ -73,26 +73,39 @@ class _Fit:
         return self.intercept + ((x - self.mean) / self.scale) @ self.beta
 
 
-def fit_ridge(x: np.ndarray, y: np.ndarray, alphas: Sequence[float] = DEFAULT_ALPHAS) -> _Fit:
-    """Standardise, pick α by closed-form leave-one-out error, and solve (see the module docstring)."""
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale = np.where(scale > 0, scale, np.inf)  # a constant column standardises to 0
-    xs = (x - mean) / scale
-    intercept = float(y.mean())
-    yc = y - intercept
-    u, s, vt = np.linalg.svd(xs, full_matrices=False)
+    return (x - mean) / scale, mean, scale
+
+
+def loo_errors(x: np.ndarray, y: np.ndarray, alphas: Sequence[float] = DEFAULT_ALPHAS) -> np.ndarray:
+    """Mean squared leave-one-out error of ridge (with intercept, on standardised ``x``) for each α.
+
+    Standardisation uses all rows (as in the fit this selects α for); the residual of row i is
+    (y_i − ŷ_i) / (1 − 1/n − H_ii) with H the ridge hat matrix of the centred problem.
+    """
+    xs, _, _ = _standardise(x)
+    yc = y - y.mean()
+    u, s, _ = np.linalg.svd(xs, full_matrices=False)
     uty = u.T @ yc
-    a = np.asarray(alphas, dtype=np.float64)[:, None]
-    shrink = s * s / (s * s + a)  # (alphas, rank)
+    shrink = s * s / (s * s + np.asarray(alphas, dtype=np.float64)[:, None])  # (alphas, rank)
     fitted = u @ (shrink * uty).T  # (n, alphas)
-    leverage = (u * u) @ shrink.T + 1.0 / y.size  # diag(H) per alpha; the intercept adds 1/n
+    leverage = (u * u) @ shrink.T + 1.0 / y.size  # diag of the full hat matrix; the intercept adds 1/n
     with np.errstate(divide="ignore", invalid="ignore"):
         loo = ((yc[:, None] - fitted) / (1.0 - leverage)) ** 2
-    errors = np.where(np.isfinite(loo), loo, np.inf).mean(axis=0)
-    best = int(np.argmin(errors))
-    beta = vt.T @ (s / (s * s + a[best, 0]) * uty)
-    return _Fit(mean=mean, scale=scale, intercept=intercept, beta=beta, alpha=float(a[best, 0]))
+    return np.where(np.isfinite(loo), loo, np.inf).mean(axis=0)
+
+
+def fit_ridge(x: np.ndarray, y: np.ndarray, alphas: Sequence[float] = DEFAULT_ALPHAS) -> _Fit:
+    """Standardise, pick α by closed-form leave-one-out error, and solve (see the module docstring)."""
+    alpha = float(np.asarray(alphas, dtype=np.float64)[int(np.argmin(loo_errors(x, y, alphas)))])
+    xs, mean, scale = _standardise(x)
+    intercept = float(y.mean())
+    u, s, vt = np.linalg.svd(xs, full_matrices=False)
+    beta = vt.T @ (s / (s * s + alpha) * (u.T @ (y - intercept)))
+    return _Fit(mean=mean, scale=scale, intercept=intercept, beta=beta, alpha=alpha)
 
 
 def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
