@@ -193,15 +193,20 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "s
         workers: parallel runs (None: 1 for ``process``, as many as Ray schedules for ``ray``).
         ray_address: Ray cluster address.
         on_result: called with ``(run_id, status, message)`` as each run ends; status is ``skipped``
-            (already finished), ``done``, ``resumed`` or ``failed``.
+            (finished earlier), ``done``, ``resumed`` or ``failed``.
 
     Returns:
         A :class:`GridResult`.
 
     Raises:
-        UsageError: bad executor or worker count, Ray not installed, or a study directory with other settings.
+        UsageError: bad executor or worker count, Ray not installed, a study directory with other
+            settings, or an unknown metric name.
     """
+    from sparsegraph.metrics.registry import resolve
+    from sparsegraph.runs.prune_run import DEFAULT_METRICS
+
     check_executor(executor, workers)
+    resolve(spec.settings.get("metrics", DEFAULT_METRICS))  # an unknown metric fails once, before any run
     study = Path(study_dir)
     study.mkdir(parents=True, exist_ok=True)
     runs = spec.runs()
