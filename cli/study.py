@@ -118,7 +118,8 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 @click.option("--folds", type=click.IntRange(min=2), default=5, show_default=True, help="Cross-validation folds.")
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the figures (needs matplotlib).")
 @click.option("--plot-metrics", default=None, help="Metrics for the scatter plots (default: the 4 with the largest |ρ|).")
-@click.option("--heatmap-metric", default=None, help="Metric of the per-layer heatmap (default: the first with layer values).")
+@click.option("--heatmap-metrics", default=None,
+              help="Metrics of the per-layer heatmaps (default: density and the best-correlated metric with layer values).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Bootstrap and fold seed.")
 @device_option()
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -126,7 +127,7 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 @format_option(("table", "json"), "table")
 @no_progress_option()
 def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_compute, n_boot, ci, folds, plots,
-                    plot_metrics, heatmap_metric, seed, device, out_dir, fmt, no_progress):
+                    plot_metrics, heatmap_metrics, seed, device, out_dir, fmt, no_progress):
     """Correlate metrics with accuracy over a study directory or a CSV of masks.
 
     SOURCE is a study directory (from 'study run', or any folder of prune run directories) or a CSV
@@ -147,7 +148,7 @@ def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_co
                        seed=seed)
     write_outputs(analysis, out, plots=plots,
                   plot_metrics=parse_list(plot_metrics, str, "--plot-metrics") if plot_metrics else None,
-                  heatmap_metric=heatmap_metric)
+                  heatmap_metrics=parse_list(heatmap_metrics, str, "--heatmap-metrics") if heatmap_metrics else None)
     click.echo(f"wrote {out / 'report.md'}, analysis.json, CSV tables" + (", plots/" if analysis.plots else ""),
                err=True)
     if fmt == "json":

@@ -5,7 +5,8 @@
 - ``landscape.png``: the full-spectrum landscape of [NeurIPS23] Figs. 2–4: Δr vs λ and IMDB vs λ_imsg
   (network values), coloured by the target, one marker per method.
 - ``heatmap_<metric>.png``: per-layer values of a metric (mean over seeds), methods x layers, one panel
-  per sparsity level.
+  per sparsity level; by default for ``density`` (the baseline) and for the best-correlated metric
+  with per-layer values.
 - ``correlations.png``: Spearman ρ of every metric with its bootstrap interval (all runs), and the
   per-sparsity values as dots.
 
@@ -55,19 +56,21 @@ def _colours(methods: Sequence[str]) -> dict[str, tuple]:
 
 
 def draw_all(analysis: Analysis, out_dir: str | Path, *, metrics: Sequence[str] | None = None,
-             heatmap_metric: str | None = None) -> list[str]:
+             heatmap_metrics: Sequence[str] | None = None) -> list[str]:
     """Draw every figure into ``out_dir``; returns paths relative to its parent (``plots/x.png``)."""
     _figure(1, 1)  # fail early, before creating the folder, if matplotlib is missing
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob("scatter_*.png"), *out.glob("heatmap_*.png"), out / "landscape.png",
+                  out / "correlations.png"]:  # figures of an earlier analysis the report would not list
+        stale.unlink(missing_ok=True)
     written: list[Path] = []
     for metric in metrics or top_metrics(analysis, SCATTER_DEFAULT):
         written.append(scatter(analysis, metric, out / f"scatter_{_safe(metric)}.png"))
     if all(m in analysis.metrics for pair in LANDSCAPE_AXES for m in pair):
         written.append(landscape(analysis, out / "landscape.png"))
-    metric = heatmap_metric or next((m for m in analysis.metrics if any(r.layers.get(m) for r in analysis.records)),
-                                    "density")
-    written.append(layer_heatmap(analysis, metric, out / f"heatmap_{_safe(metric)}.png"))
+    for metric in heatmap_metrics or default_heatmap_metrics(analysis):
+        written.append(layer_heatmap(analysis, metric, out / f"heatmap_{_safe(metric)}.png"))
     if analysis.metrics:
         written.append(correlation_bars(analysis, out / "correlations.png"))
     return [f"{out.name}/{p.name}" for p in written]
@@ -78,6 +81,13 @@ def top_metrics(analysis: Analysis, count: int) -> list[str]:
     overall = [(abs(e["spearman"]["value"]), e["metric"]) for e in analysis.document["correlations"]
                if e["level"] == "all" and e["spearman"]["value"] is not None]
     return [name for _, name in sorted(overall, key=lambda t: -t[0])[:count]]
+
+
+def default_heatmap_metrics(analysis: Analysis) -> list[str]:
+    """``density`` and the metric with the largest overall |ρ| that has per-layer values."""
+    with_layers = [m for m in top_metrics(analysis, len(analysis.metrics))
+                   if m != "density" and any(r.layers.get(m) for r in analysis.records)]
+    return ["density", *with_layers[:1]]
 
 
 def _target_label(analysis: Analysis) -> str:
@@ -158,10 +168,16 @@ def layer_heatmap(analysis: Analysis, metric: str, path: Path) -> Path:
     layers = list(dict.fromkeys(name for values in layer_values for name in values))
     levels = sorted({r.sparsity for r in records if r.sparsity is not None}) or [None]
     methods = sorted({r.method for r in records})
-    fig = _figure(min(2.0 + 0.45 * max(len(layers), 1), 12) * 1.0, 0.9 + 0.9 * len(levels) + 0.25 * len(methods) * len(levels))
-    axes = np.atleast_1d(fig.subplots(len(levels), 1, squeeze=False)[:, 0])
+    panel_width = 1.3 + 0.4 * max(len(layers), 1)
+    panel_height = 0.9 + 0.22 * len(methods)
+    side_by_side = panel_width * len(levels) <= 12  # few layers: panels in a row, else stacked
+    if side_by_side:
+        fig = _figure(0.8 + panel_width * len(levels), 0.6 + panel_height)
+    else:
+        fig = _figure(min(panel_width, 14), 0.4 + panel_height * len(levels))
+    axes = fig.subplots(1 if side_by_side else len(levels), len(levels) if side_by_side else 1, squeeze=False).ravel()
     image = None
-    for ax, level in zip(axes, levels):
+    for k, (ax, level) in enumerate(zip(axes, levels)):
         grid = np.full((len(methods), len(layers)), np.nan)
         for mi, method in enumerate(methods):
             rows = [vals for r, vals in zip(records, layer_values) if r.method == method and r.sparsity == level]
@@ -170,12 +186,12 @@ def layer_heatmap(analysis: Analysis, metric: str, path: Path) -> Path:
                 if cells:
                     grid[mi, li] = float(np.mean(cells))
         image = ax.imshow(grid, aspect="auto", cmap="magma", interpolation="nearest")
-        ax.set_yticks(range(len(methods)), methods, fontsize=7)
+        ax.set_yticks(range(len(methods)), methods if k == 0 or not side_by_side else [], fontsize=7)
         ax.set_xticks(range(len(layers)), [name.removesuffix(".weight") for name in layers], fontsize=6, rotation=60,
                       ha="right")
         ax.set_title(f"sparsity {level:g}" if level is not None else "all runs", fontsize=8)
         fig.colorbar(image, ax=ax, fraction=0.04)
-    fig.suptitle(f"per-layer {metric} (mean over seeds)", fontsize=10)
+    fig.suptitle(f"per-layer {metric} (mean over seeds; blank: undefined)", fontsize=10)
     fig.savefig(path, dpi=DPI)
     return path
 

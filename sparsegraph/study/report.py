@@ -270,7 +270,7 @@ def _record_row(record: StudyRecord, target: float) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- outputs
 
 def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True, plot_metrics: Sequence[str] | None = None,
-                  heatmap_metric: str | None = None) -> list[Path]:
+                  heatmap_metrics: Sequence[str] | None = None) -> list[Path]:
     """Write ``analysis.json``, the CSV tables, the plots (``plots/``) and ``report.md`` into ``out_dir``.
 
     Args:
@@ -279,8 +279,8 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True
         plots: draw the figures (needs matplotlib: the ``plot`` extra). Without matplotlib the report
             says so and the rest is written.
         plot_metrics: metrics for the scatter plots (default: the 4 with the largest overall |ρ|).
-        heatmap_metric: metric of the per-layer heatmap (default: the first analysed metric with
-            per-layer values).
+        heatmap_metrics: metrics of the per-layer heatmaps (default: ``density`` and the metric with
+            the largest overall |ρ| that has per-layer values).
 
     Returns:
         The files written.
@@ -291,7 +291,7 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True
         from sparsegraph.study.plots import MissingMatplotlib, draw_all
 
         try:
-            analysis.plots = draw_all(analysis, out / "plots", metrics=plot_metrics, heatmap_metric=heatmap_metric)
+            analysis.plots = draw_all(analysis, out / "plots", metrics=plot_metrics, heatmap_metrics=heatmap_metrics)
         except MissingMatplotlib as exc:
             analysis.document["notes"].append(str(exc))
     analysis.document["plots"] = list(analysis.plots)
