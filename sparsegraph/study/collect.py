@@ -215,9 +215,10 @@ def _from_study_dir(root: Path, accuracy_key: str) -> tuple[list[StudyRecord], l
     for run_dir in _run_dirs(root, skipped):
         run_id = run_dir.name
         summary, problem = _read_json(run_dir / "summary.json")
-        if summary is None:
-            reason = "unfinished (no summary.json)" if problem == "no summary.json" else problem
-            skipped.append({"run": run_id, "reason": reason})
+        if not isinstance(summary, dict):
+            reason = problem or "unreadable summary.json (not a JSON object)"
+            skipped.append({"run": run_id, "reason": "unfinished (no summary.json)" if problem == "no summary.json"
+                            else reason})
             continue
         accuracy, problem = _finite_accuracy(summary.get(accuracy_key))
         if accuracy is None:
@@ -229,24 +230,31 @@ def _from_study_dir(root: Path, accuracy_key: str) -> tuple[list[StudyRecord], l
         config = config if isinstance(config, dict) else {}
         masks_path = run_dir / "masks.safetensors"
         density = summary.get("target_density", config.get("density"))
-        sparsity = round_sparsity(1.0 - float(density)) if density is not None else None
+        sparsity = round_sparsity(1.0 - density) if isinstance(density, (int, float)) else None
         method = summary.get("method", config.get("method", "unknown"))
         record = StudyRecord(
             run_id=run_id, model=summary.get("model", config.get("model", "")), masks_path=str(masks_path),
             accuracy=accuracy, method=DENSE_METHOD if sparsity == 0.0 else method, sparsity=sparsity,
             seed=summary.get("seed", config.get("seed")), dataset=summary.get("dataset", config.get("dataset")),
             checkpoint=config.get("checkpoint"), num_classes=config.get("num_classes"),
-            layer_densities=dict(summary.get("layer_densities") or {}))
+            layer_densities=_layer_densities(summary.get("layer_densities")))
         _read_stored_metrics(record, run_dir / "metrics.json")
         records.append(record)
     return records, skipped
+
+
+def _layer_densities(value: Any) -> dict[str, float]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
 
 
 def _read_stored_metrics(record: StudyRecord, path: Path) -> None:
     document, _ = _read_json(path)
     rows = document.get("rows") if isinstance(document, dict) else None
     for row in rows if isinstance(rows, list) else []:
-        _add_row(record, row)
+        if isinstance(row, dict):
+            _add_row(record, row)
 
 
 def _add_row(record: StudyRecord, row: dict[str, Any]) -> None:
@@ -263,7 +271,7 @@ def _add_row(record: StudyRecord, row: dict[str, Any]) -> None:
 
 def _from_csv(path: Path) -> tuple[list[StudyRecord], list[dict[str, str]]]:
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: spreadsheets write a BOM
             reader = csv.DictReader(fh)
             header = [h.strip().lower() for h in reader.fieldnames or []]
             rows = [{(k or "").strip().lower(): (v or "").strip() if isinstance(v, str) else v

@@ -142,6 +142,8 @@ def ridge_cv(x: np.ndarray, y: np.ndarray, features: Sequence[str], *, folds: in
     n = int(y.size)
     names = list(features)
     k = min(folds, n)
+    if not names:
+        return RidgeCVResult(names, n, k, None, reason="no features")
     if n < MIN_ROWS:
         return RidgeCVResult(names, n, k, None, reason=f"fewer than {MIN_ROWS} runs with all values")
     if np.ptp(y) == 0:

@@ -4,6 +4,7 @@ import math
 import pytest
 
 from sparsegraph.errors import StudyInputError
+from sparsegraph.masks import MaskSet
 from sparsegraph.metrics import register_metric
 from sparsegraph.metrics.registry import unregister_metric
 from sparsegraph.study.collect import collect
@@ -103,3 +104,31 @@ def test_not_a_study(tmp_path):
         collect(tmp_path)
     with pytest.raises(StudyInputError, match="no such study directory or CSV file"):
         collect(tmp_path / "nothing")
+
+
+def test_corrupt_run_files_are_skipped_or_ignored(synthetic_study):
+    (synthetic_study / "a_s0.8_seed0" / "summary.json").write_text("{not json")
+    (synthetic_study / "a_s0.8_seed1" / "summary.json").write_text("[1, 2]")
+    (synthetic_study / "b_s0.8_seed0" / "metrics.json").write_text('{"rows": [1, {"metric": 3}, null]}')
+    collection = collect(synthetic_study)
+    reasons = {s["run"]: s["reason"] for s in collection.skipped}
+    assert reasons["a_s0.8_seed0"].startswith("unreadable summary.json (")
+    assert reasons["a_s0.8_seed1"] == "unreadable summary.json (not a JSON object)"
+    record = next(r for r in collection.records if r.run_id == "b_s0.8_seed0")
+    assert record.network == {} and len(collection.records) == 12
+    # asking for density computes it for the run whose metrics.json was unusable
+    again = collect(synthetic_study, ["density"])
+    record = next(r for r in again.records if r.run_id == "b_s0.8_seed0")
+    assert record.network["density"] == pytest.approx(MaskSet.load(record.masks_path).density)
+    assert again.notes == ["computed missing metrics with sparsegraph.measure for 1 run(s)"]
+
+
+def test_csv_with_bom_and_no_method_sparsity_or_seed(tmp_path, helpers):
+    lines = ["mask_path,model,accuracy,dataset"]
+    for i, density in enumerate((0.1, 0.2, 0.3, 0.4)):
+        helpers.random_masks(density, i).save(tmp_path / f"m{i}.safetensors")
+        lines.append(f"m{i}.safetensors,mlp,{0.5 + density},digits")
+    (tmp_path / "s.csv").write_bytes(("\n".join(lines) + "\n").encode("utf-8-sig"))
+    collection = collect(tmp_path / "s.csv", ["density"])
+    assert len(collection.records) == 4
+    assert {(r.method, r.sparsity, r.seed, r.dataset) for r in collection.records} == {("unknown", None, None, "digits")}

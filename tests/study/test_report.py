@@ -104,3 +104,18 @@ def test_cli_analyze_directory_and_bad_inputs(synthetic_study, tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "missing required column(s) mask_path, model, accuracy" in result.stderr
     result = runner.invoke(main, ["study", "analyze", str(synthetic_study), "--metrics", "ramanujan.nope"])
     assert result.exit_code == 2 and "unknown metric" in result.stderr
+
+
+def test_study_without_sparsity_levels_or_methods_still_correlates(tmp_path, helpers):
+    lines = ["mask_path,model,accuracy,dataset"]
+    for i, density in enumerate((0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)):
+        masks = helpers.random_masks(density, i)
+        masks.save(tmp_path / f"m{i}.safetensors")
+        lines.append(f"m{i}.safetensors,mlp,{helpers.accuracy_of(masks)},digits")
+    (tmp_path / "s.csv").write_text("\n".join(lines) + "\n")
+    analysis = analyze(collect(tmp_path / "s.csv", ["density"]), n_boot=50)
+    assert [e["level"] for e in analysis.document["correlations"]] == ["all"]
+    assert analysis.document["correlations"][0]["kendall"]["value"] == pytest.approx(1.0)
+    assert analysis.document["rankings"] == {}
+    written = write_outputs(analysis, tmp_path / "out", plots=False)
+    assert json.loads(written[0].read_text())["counts"]["sparsities"] == []
