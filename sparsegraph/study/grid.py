@@ -87,7 +87,8 @@ class GridSpec:
         allowed = {f.name for f in dataclasses.fields(PruneRunConfig)} - {*_PER_RUN, "model", "dataset"}
         unknown = sorted(set(self.settings) - allowed)
         if unknown:
-            raise UsageError(f"unknown run setting(s) {', '.join(unknown)}; expected some of: {', '.join(sorted(allowed))}")
+            raise UsageError(f"unknown run setting(s) {', '.join(unknown)}; "
+                             f"expected some of: {', '.join(sorted(allowed))}")
 
     def runs(self) -> list[GridRun]:
         """Every run of the grid: dense references first, then methods x sparsities x seeds."""

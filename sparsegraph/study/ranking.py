@@ -20,8 +20,9 @@ def _ranks(values: np.ndarray, higher_first: bool) -> np.ndarray:
     return rankdata(-values if higher_first else values, method="average")
 
 
-def rank_methods(methods: Sequence[str], target: Sequence[Sequence[float]], metric_values: dict[str, Sequence[Sequence[float | None]]],
-                 directions: dict[str, bool | None], *, target_higher_is_better: bool = True) -> dict[str, Any]:
+def rank_methods(methods: Sequence[str], target: Sequence[Sequence[float]],
+                 metric_values: dict[str, Sequence[Sequence[float | None]]], directions: dict[str, bool | None],
+                 *, target_higher_is_better: bool = True) -> dict[str, Any]:
     """Rank ``methods`` by mean target and by each metric.
 
     Args:

@@ -269,8 +269,8 @@ def _record_row(record: StudyRecord, target: float) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- outputs
 
-def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True, plot_metrics: Sequence[str] | None = None,
-                  heatmap_metrics: Sequence[str] | None = None) -> list[Path]:
+def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True,
+                  plot_metrics: Sequence[str] | None = None, heatmap_metrics: Sequence[str] | None = None) -> list[Path]:
     """Write ``analysis.json``, the CSV tables, the plots (``plots/``) and ``report.md`` into ``out_dir``.
 
     Args:
@@ -462,7 +462,8 @@ def markdown_report(analysis: Analysis) -> str:
                "R² of pooled out-of-fold predictions (ridge, α by leave-one-out in each training fold). "
                "Baseline: the per-layer densities; ΔR² = R²(baseline + metric) − R²(baseline) on the runs where "
                "the metric is defined.\n\n")
-    out.append(_md_table(["level", "baseline R²", "n"], [[lv, b["r2"], b["n"]] for lv, b in regression["baseline"].items()]))
+    out.append(_md_table(["level", "baseline R²", "n"],
+                         [[lv, b["r2"], b["n"]] for lv, b in regression["baseline"].items()]))
     rows = [e for e in regression["metrics"] if e["level"] == ALL]
     rows.sort(key=lambda e: -(e["delta_r2"] if e["delta_r2"] is not None else -np.inf))
     out.append("\n" + _md_table(["metric", "n", "R² alone", "R² baseline", "R² baseline + metric", "ΔR²"],
