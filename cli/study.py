@@ -39,6 +39,8 @@ def study() -> None:
 @click.option("--download", is_flag=True, help="Download a missing torchvision dataset.")
 @click.option("--score-batches", type=click.IntRange(min=1), default=None, help="Scoring batches for data-driven methods.")
 @click.option("--score-batch-size", type=click.IntRange(min=1), default=None, help="Scoring batch size.")
+@click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Generator option for every method (repeatable), e.g. --option scope=layer.")
 @click.option("--recipe", type=click.Choice(["cifar", "cifar-cos", "seed250", "small"]), default=None,
               help="Training recipe (default: small for digits/MNIST, cifar otherwise).")
 @click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (0: only prune and measure).")
@@ -61,7 +63,7 @@ def study() -> None:
 @click.option("-o", "--output", "study_dir", required=True, type=click.Path(file_okay=False), help="Study directory.")
 @format_option(("table", "json"), "table")
 def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoint, num_classes, data_root, download,
-                score_batches, score_batch_size, recipe, epochs, batch_size, lr, weight_decay, val_split,
+                score_batches, score_batch_size, option_pairs, recipe, epochs, batch_size, lr, weight_decay, val_split,
                 select_on_test, amp, deterministic, metrics, device, executor, workers, ray_address, study_dir, fmt):
     """Prune (and train) every method x sparsity x seed into STUDY_DIR/<method>_s<sparsity>_seed<seed>.
 
@@ -69,9 +71,11 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
     command continues a grid. Exit code 1 if any run failed (the others still run).
     """
     from sparsegraph.study.grid import GridSpec, parse_list, run_grid
+    from sparsegraph_cli.measure import parse_options
 
-    method_options = {k: v for k, v in {"score_batches": score_batches, "score_batch_size": score_batch_size}.items()
-                      if v is not None}
+    method_options = {**parse_options(option_pairs),
+                      **{k: v for k, v in {"score_batches": score_batches, "score_batch_size": score_batch_size}.items()
+                         if v is not None}}
     train_options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                        "weight_decay": weight_decay}.items() if v is not None}
     settings = {"num_classes": num_classes, "checkpoint": checkpoint, "data_root": data_root, "download": download,

@@ -150,3 +150,20 @@ def test_real_grid_on_digits_resumes_and_analyses(tmp_path):
     assert document["counts"]["runs"] == 2 and document["counts"]["dense"] == 1
     dense = summaries["dense_seed0"]["test_at_best_val"]
     assert document["reference"]["accuracy"] == pytest.approx(dense)
+
+
+def test_cli_run_passes_options_and_exits_1_when_a_run_fails(tmp_path, fake_prune):
+    calls, failing = fake_prune
+    failing.add("erk_s0.9_seed0")
+    result = CliRunner().invoke(main, [
+        "study", "run", "--model", "mlp", "--dataset", "digits", "--methods", "snip,erk", "--sparsities", "0.9",
+        "--seeds", "0", "--option", "scope=layer", "--option", "min_per_layer=2", "--score-batches", "2",
+        "--epochs", "0", "--metrics", "density", "-o", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "[2/2] erk_s0.9_seed0: failed (BadInputError: cannot read the data for erk_s0.9_seed0)" in result.stderr
+    config = json.loads((tmp_path / "snip_s0.9_seed0" / "config.json").read_text())
+    assert config["method_options"] == {"scope": "layer", "min_per_layer": 2, "score_batches": 2}
+    assert config["train_options"] == {"epochs": 0} and config["metrics"] == ["density"]
+    result = CliRunner().invoke(main, ["study", "run", "--model", "mlp", "--dataset", "digits", "--sparsities",
+                                       "0.9,x", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "--sparsities: expected comma-separated float values" in result.stderr
