@@ -66,3 +66,10 @@ def test_rowwise_coefficients_match_scipy_with_ties():
             assert tau[i] == pytest.approx(expected_tau, abs=1e-12)
         if np.ptp(x[i]) and np.ptp(y[i]):
             assert r[i] == pytest.approx(np.corrcoef(x[i], y[i])[0, 1], abs=1e-12)
+
+
+def test_rowwise_kendall_large_rows_take_the_scipy_route_with_the_same_values():
+    rng = np.random.default_rng(11)
+    x = rng.integers(0, 30, size=(3, 400)).astype(float)
+    y = x + rng.normal(size=(3, 400)) * 5
+    np.testing.assert_allclose(rowwise_kendall(x, y), [sps.kendalltau(a, b)[0] for a, b in zip(x, y)], atol=1e-12)
