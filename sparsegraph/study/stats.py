@@ -7,7 +7,7 @@ Kendall's τ-b
 
 with n0 = n(n−1)/2 and n_x, n_y the tied pairs. The bootstrap draws B resamples of the n pairs
 (``numpy.random.default_rng(seed)``) and evaluates all three coefficients on every resample in
-vectorised form; the interval is the (α/2, 1 − α/2) percentile of the finite resampled values.
+vectorised form (Kendall per row above 150 runs); the interval is the (α/2, 1 − α/2) percentile of the finite resampled values.
 Resamples where a coefficient is undefined (a constant resample) are left out of its interval.
 """
 
@@ -21,7 +21,7 @@ METHODS = ("pearson", "spearman", "kendall")
 MIN_PAIRS = 3
 # elements of one B x n x n sign block in the bootstrap Kendall τ (bounds its memory)
 _KENDALL_BLOCK = 4_000_000
-# above this many pairs per resample, per-row scipy.stats.kendalltau is faster (measured: n ≈ 150)
+# above this many runs per resample, per-row scipy.stats.kendalltau is faster (measured: n ≈ 150)
 _KENDALL_PAIRWISE_MAX_N = 150
 
 
