@@ -91,7 +91,8 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 
     def report(run_id: str, status: str, message: str | None) -> None:
         finished[0] += 1
-        click.echo(f"[{finished[0]}/{total}] {run_id}: {status}" + (f" ({message})" if message else ""), err=True)
+        shown = "already finished" if status == "skipped" else status
+        click.echo(f"[{finished[0]}/{total}] {run_id}: {shown}" + (f" ({message})" if message else ""), err=True)
 
     result = run_grid(spec, study_dir, executor=executor, workers=workers, ray_address=ray_address, on_result=report)
     rows = [{"status": "done", "runs": len(result.done)}, {"status": "already finished", "runs": len(result.skipped)},
