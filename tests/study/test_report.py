@@ -119,3 +119,14 @@ def test_study_without_sparsity_levels_or_methods_still_correlates(tmp_path, hel
     assert analysis.document["rankings"] == {}
     written = write_outputs(analysis, tmp_path / "out", plots=False)
     assert json.loads(written[0].read_text())["counts"]["sparsities"] == []
+
+
+def test_without_matplotlib_the_report_says_so_and_the_rest_is_written(synthetic_study, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails as if not installed
+    analysis = analyze(collect(synthetic_study), n_boot=20)
+    written = write_outputs(analysis, tmp_path / "out")
+    assert analysis.plots == [] and not (tmp_path / "out" / "plots").exists()
+    assert len(written) == 8
+    assert "plots skipped: matplotlib is not installed" in (tmp_path / "out" / "report.md").read_text()
