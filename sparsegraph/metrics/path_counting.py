@@ -1,0 +1,424 @@
+"""Exact input→output path counts and effectiveness over a traced dataflow (metrics.md §5.1, §8).
+
+The collapsed DAG of :func:`sparsegraph.trace` is evaluated as a linear, nonnegative count network
+whose prunable weights are their 0/1 masks: convolutions are cross-correlations with the mask (zero
+padding carries no paths, biases are ignored), norms and activations are the identity, every pooling
+is a window sum, additions and concatenations sum and join.
+
+Four passes run over the DAG, two at a time: every tensor is carried as a batch of two,
+
+* sample 0, the **count** (``f`` forward, ``b`` backward), held as ``values · 2**e`` with an integer
+  exponent ``e`` per tensor and renormalised after every operation so that ``max(values)`` lies in
+  ``[1, 2)`` (dividing by a power of two is exact, so counts below ``2**53`` stay exact integers and
+  counts far above ``1e308`` stay finite);
+* sample 1, the **indicator** (``F⁺``, ``B⁺``), clamped to ``{0, 1}`` after every operation (sums
+  become ORs).
+
+A kept weight is effective iff the weight-gradient of ``(F⁺, B⁺)`` is positive at it: for a conv weight
+``(o, i, r, s)``, iff some output position ``p`` has ``F⁺[i, p·stride + (r, s)·dilation − padding] = 1``
+(in bounds) and ``B⁺[o, p] = 1``. A unit (channel or feature) is effective iff ``F⁺ = B⁺ = 1`` at one
+of its positions.
+
+Layers at density ≤ :data:`SPARSE_DENSITY` run as one sparse ``Cout × Cin·kh·kw`` product against
+the unfolded (im2col) input, i.e. the ``kh·kw`` shifted, strided views of the input stacked, which costs
+``O(nnz·Ho·Wo)``; their effectiveness is one sampled product at the mask's nonzeros. Denser layers use
+``conv2d`` with the 0/1 mask and its input/weight gradient ops. Everything is float64 on one device.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sparsegraph.errors import MetricError
+
+# At or below this density a layer runs as sparse products (metrics.md §8).
+SPARSE_DENSITY = 0.1
+
+_SUPPORTED_KINDS = ("input", "layer", "add", "cat", "pool", "adaptive_pool", "global_pool", "reshape", "slice",
+                    "pad", "output")
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """A tensor of the two passes: ``data[0]`` counts (times ``2**exponent``), ``data[1]`` the indicator."""
+
+    data: Tensor  # (2, *sample_shape), float64
+    exponent: int
+
+    @property
+    def is_zero(self) -> bool:
+        return not bool(self.data[1].any())
+
+
+@dataclass(frozen=True)
+class PathPasses:
+    """The results of the exact passes over one (model, masks, input shape).
+
+    Attributes:
+        layers: traced prunable layer names, in trace order.
+        params: layer name -> parameter name of its weight.
+        log10_paths: ``log10 P``, or None when ``P = 0``.
+        paths: ``P`` as a float (``inf`` when it exceeds the float64 range).
+        kept: layer name -> number of kept weights.
+        numel: layer name -> number of weights.
+        effective: layer name -> bool tensor (weight shape, on the compute device) of effective weights.
+        input_units: layer name -> number of effective units of the tensor it reads.
+        tensor_of: layer name -> key of the tensor it reads (reshapes of one tensor share a key).
+        input_key: key of the network input; ``output_key`` / ``output_units``: the logits.
+        input_units_native: effective units of the network input in its own layout (used when no layer
+            reads it).
+        log_conservation: ``(log10 Σ_out f, log10 Σ_in b)`` for checks (``None`` entries when zero).
+    """
+
+    layers: tuple[str, ...]
+    params: Mapping[str, str]
+    log10_paths: float | None
+    paths: float
+    kept: Mapping[str, int]
+    numel: Mapping[str, int]
+    effective: Mapping[str, Tensor]
+    input_units: Mapping[str, int]
+    tensor_of: Mapping[str, int]
+    input_key: int
+    input_units_native: int
+    output_key: int
+    output_units: int
+    log_conservation: tuple[float | None, float | None]
+
+
+# ------------------------------------------------------------------------------------------ numerics
+def _renormalise(data: Tensor, exponent: int) -> _Counts:
+    """Scale the count sample into ``[1, 2)`` by an exact power of two; clamp the indicator to {0, 1}."""
+    data[1].clamp_(max=1.0)
+    peak = data[0].max() if data[0].numel() else data.new_zeros(())
+    if peak > 0:
+        shift = int(torch.frexp(peak).exponent) - 1  # floor(log2 peak)
+        if shift:
+            data[0] = torch.ldexp(data[0], data.new_tensor(-shift))
+            exponent += shift
+    return _Counts(data, exponent)
+
+
+def _aligned(parts: Sequence[_Counts]) -> tuple[list[Tensor], int]:
+    """The parts' data with their counts rescaled to the largest exponent among the nonzero parts."""
+    live = [p.exponent for p in parts if not p.is_zero]
+    top = max(live) if live else 0
+    out = []
+    for part in parts:
+        data = part.data.clone()
+        if part.exponent != top:
+            data[0] = torch.ldexp(data[0], data.new_tensor(part.exponent - top))
+        out.append(data)
+    return out, top
+
+
+def _log10_total(counts: Sequence[_Counts]) -> float | None:
+    """``log10 Σ (values · 2**e)`` over ``counts``, computed without forming the (possibly huge) sum."""
+    if not counts:
+        return None
+    datas, top = _aligned(counts)
+    total = float(sum(d[0].sum() for d in datas))
+    if total <= 0:
+        return None
+    return (top * math.log(2.0) + math.log(total)) / math.log(10.0)
+
+
+# ----------------------------------------------------------------------------------- linear operators
+class _LayerOp:
+    """Forward, transposed and weight-gradient operators of one prunable layer with weight = its mask."""
+
+    def __init__(self, info: Any, mask: Tensor, device: torch.device):
+        self.info = info
+        self.mask = mask.to(device=device, dtype=torch.bool)
+        self.kept = int(self.mask.sum())
+        self.numel = self.mask.numel()
+        self.is_conv = info.kind == "conv2d"
+        self.sparse = self.numel > 0 and (self.kept <= SPARSE_DENSITY * self.numel or
+                                          (self.is_conv and info.groups > 1))
+        if self.sparse:
+            rows, cols = self._rolled_indices()
+            n_cols = (info.in_shape[0] * info.kernel_size[0] * info.kernel_size[1]) if self.is_conv \
+                else info.in_features
+            n_rows = self.mask.shape[0]
+            values = torch.ones(rows.numel(), dtype=torch.float64, device=device)
+            with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
+                warnings.simplefilter("ignore", UserWarning)
+                coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n_rows, n_cols))
+                self.matrix = coo.coalesce().to_sparse_csr()
+                self.matrix_t = coo.t().coalesce().to_sparse_csr()
+        else:
+            self.dense = self.mask.to(torch.float64)
+
+    def _rolled_indices(self) -> tuple[Tensor, Tensor]:
+        """Row (output) and column (rolled input ``c·kh·kw + r·kw + s``) indices of the kept weights."""
+        idx = self.mask.nonzero()
+        if not self.is_conv:
+            return idx[:, 0], idx[:, 1]
+        info = self.info
+        kh, kw = info.kernel_size
+        per_group_out = self.mask.shape[0] // info.groups
+        channel = (idx[:, 0] // per_group_out) * self.mask.shape[1] + idx[:, 1]
+        return idx[:, 0], (channel * kh + idx[:, 2]) * kw + idx[:, 3]
+
+    def _unfold(self, x: Tensor) -> Tensor:
+        info = self.info
+        return F.unfold(x, info.kernel_size, dilation=info.dilation, padding=info.padding, stride=info.stride)
+
+    def forward(self, x: Tensor) -> Tensor:
+        info = self.info
+        batch = x.shape[0]
+        if not self.is_conv:
+            return (self.matrix @ x.t()).t() if self.sparse else x @ self.dense.t()
+        if not self.sparse:
+            return F.conv2d(x, self.dense, None, info.stride, info.padding, info.dilation, info.groups)
+        cols = self._unfold(x)  # (B, Cin·kh·kw, L)
+        length = cols.shape[2]
+        out = self.matrix @ cols.transpose(0, 1).reshape(cols.shape[1], batch * length)
+        return out.reshape(-1, batch, length).transpose(0, 1).reshape(batch, *info.out_shape)
+
+    def transpose(self, g: Tensor) -> Tensor:
+        info = self.info
+        batch = g.shape[0]
+        if not self.is_conv:
+            return (self.matrix_t @ g.t()).t() if self.sparse else g @ self.dense
+        if not self.sparse:
+            return torch.nn.grad.conv2d_input((batch, *info.in_shape), self.dense, g, info.stride, info.padding,
+                                              info.dilation, info.groups)
+        cout = info.out_shape[0]
+        length = info.out_shape[1] * info.out_shape[2]
+        cols = self.matrix_t @ g.reshape(batch, cout, length).transpose(0, 1).reshape(cout, batch * length)
+        cols = cols.reshape(-1, batch, length).transpose(0, 1)
+        return F.fold(cols, info.in_shape[1:], info.kernel_size, dilation=info.dilation, padding=info.padding,
+                      stride=info.stride)
+
+    def effective(self, f_ind: Tensor, b_ind: Tensor) -> Tensor:
+        """Kept weights with a positive weight-gradient of the indicators (bool, weight shape)."""
+        info = self.info
+        if not self.is_conv:
+            return self.mask & (torch.outer(b_ind, f_ind) > 0)
+        if not self.sparse:
+            grad = torch.nn.grad.conv2d_weight(f_ind[None], self.mask.shape, b_ind[None], info.stride,
+                                               info.padding, info.dilation, info.groups)
+            return self.mask & (grad > 0)
+        if self.kept == 0:
+            return self.mask.clone()
+        cols = self._unfold(f_ind[None])[0]  # (Cin·kh·kw, L)
+        b_flat = b_ind.reshape(b_ind.shape[0], -1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            sampled = torch.sparse.sampled_addmm(self.matrix, b_flat, cols.t(), beta=0.0)
+        # the CSR values are in (row, rolled column) order, which is the C order of the mask's nonzeros
+        out = torch.zeros_like(self.mask)
+        out[self.mask] = sampled.values() > 0
+        return out
+
+
+def _window_sum_matrix(size: int, out: int, device: torch.device) -> Tensor:
+    """0/1 matrix ``(out, size)`` of PyTorch's adaptive windows ``floor(i·size/out) .. ceil((i+1)·size/out)``."""
+    i = torch.arange(out, device=device)
+    start = (i * size) // out
+    end = ((i + 1) * size + out - 1) // out
+    j = torch.arange(size, device=device)
+    return ((j[None] >= start[:, None]) & (j[None] < end[:, None])).to(torch.float64)
+
+
+def _pool_sum(x: Tensor, params: Mapping[str, Any], out_shape: Sequence[int]) -> Tensor:
+    """Window sums of a (max or avg) pooling: zero padding, and right padding up to the ceil-mode size."""
+    (kh, kw), (sh, sw) = params["kernel"], params["stride"]
+    (ph, pw), (dh, dw) = params["padding"], params["dilation"]
+    ho, wo = out_shape[1], out_shape[2]
+    need_h = (ho - 1) * sh + dh * (kh - 1) + 1
+    need_w = (wo - 1) * sw + dw * (kw - 1) + 1
+    padded = F.pad(x, (pw, max(0, need_w - x.shape[3] - pw), ph, max(0, need_h - x.shape[2] - ph)))
+    cols = F.unfold(padded, (kh, kw), dilation=(dh, dw), stride=(sh, sw))  # (B, C·kh·kw, L)
+    batch, channels = x.shape[0], x.shape[1]
+    sums = cols.reshape(batch, channels, kh * kw, -1).sum(2)
+    return sums[:, :, : ho * wo].reshape(batch, channels, ho, wo)
+
+
+def _node_function(node: Any, topology: Any, device: torch.device) -> Callable[..., Tensor]:
+    """The linear map of a non-layer DAG node, on batched inputs ``(B, *sample_shape)``."""
+    kind, params = node.kind, node.params
+    out_shape = tuple(node.out_shape)
+    if kind == "add":
+        return lambda *xs: sum(xs[1:], xs[0])
+    if kind == "cat":
+        return lambda *xs: torch.cat(xs, dim=params["sample_dim"] + 1)
+    if kind == "pool":
+        return lambda x: _pool_sum(x, params, out_shape)
+    if kind == "adaptive_pool":
+        in_shape = topology.nodes[node.inputs[0]].out_shape
+        rows = _window_sum_matrix(in_shape[1], out_shape[1], device)
+        cols = _window_sum_matrix(in_shape[2], out_shape[2], device)
+        return lambda x: rows @ x @ cols.t()
+    if kind == "global_pool":
+        return lambda x: x.sum(dim=(2, 3)).reshape(x.shape[0], *out_shape)
+    if kind == "reshape":
+        perm = params.get("perm")
+        if perm is None:
+            return lambda x: x.reshape(x.shape[0], *out_shape)
+        axes = (0, *(p + 1 for p in perm))
+        return lambda x: x.permute(*axes).reshape(x.shape[0], *out_shape)
+    if kind == "slice":
+        dim = params["sample_dim"] + 1
+        index = slice(params["start"], params["stop"], params["step"])
+        return lambda x: x[(slice(None),) * dim + (index,)]
+    if kind == "pad":
+        return lambda x: F.pad(x, tuple(params["pad"]))
+    raise MetricError(f"paths: unsupported operation {node.op} at node {node.id} ({node.kind}, module "
+                      f"{node.module or '(root)'})")
+
+
+def _transpose(function: Callable[..., Tensor], in_shapes: Sequence[Sequence[int]], g: Tensor) -> tuple[Tensor, ...]:
+    """The transposed map applied to ``g`` (the vector-Jacobian product of a linear map)."""
+    with torch.enable_grad():
+        dummies = [torch.zeros((g.shape[0], *s), dtype=g.dtype, device=g.device, requires_grad=True)
+                   for s in in_shapes]
+        out = function(*dummies)
+        grads = torch.autograd.grad(out, dummies, g, allow_unused=True)
+    return tuple(torch.zeros_like(d) if gr is None else gr for d, gr in zip(dummies, grads))
+
+
+# ------------------------------------------------------------------------------------------ the passes
+def _source_key(topology: Any, node_id: int) -> int:
+    """The DAG node whose tensor ``node_id`` is (reshapes are views of the same tensor)."""
+    while topology.nodes[node_id].kind == "reshape":
+        node_id = topology.nodes[node_id].inputs[0]
+    return node_id
+
+
+def _effective_units(f_ind: Tensor, b_ind: Tensor) -> int:
+    both = (f_ind > 0) & (b_ind > 0)
+    if both.dim() > 1:
+        both = both.reshape(both.shape[0], -1).any(dim=1)
+    return int(both.sum())
+
+
+def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape: Sequence[int],
+               device: torch.device | str | None = None) -> PathPasses:
+    """Trace ``model`` and run the exact count and indicator passes.
+
+    Args:
+        model: the network (not modified).
+        masks: parameter name -> 0/1 mask; a traced layer without a mask is all ones.
+        input_shape: per-sample input shape.
+        device: where the passes run (default: the masks' device, else the model's, else CPU).
+
+    Raises:
+        MetricError: an operation without a count-network meaning (``paths: unsupported operation``), or
+            a model that cannot be traced.
+    """
+    from sparsegraph.errors import SparsegraphError
+    from sparsegraph.topology import trace
+
+    masks = dict(masks or {})
+    device = torch.device(device) if device is not None else _default_device(model, masks)
+    try:
+        topology = trace(model, tuple(input_shape))
+    except SparsegraphError as exc:
+        raise MetricError(f"paths: {exc}") from exc
+    for node in topology.nodes:
+        if node.kind not in _SUPPORTED_KINDS:
+            raise MetricError(f"paths: unsupported operation {node.op} at node {node.id}")
+    ops: dict[str, _LayerOp] = {}
+    for info in topology.layers:
+        mask = masks.get(info.param)
+        if mask is None:
+            mask = torch.ones(info.weight_shape, dtype=torch.bool)
+        elif tuple(mask.shape) != tuple(info.weight_shape):
+            raise MetricError(f"paths: mask {info.param!r} has shape {tuple(mask.shape)}, the weight has "
+                              f"{tuple(info.weight_shape)}")
+        ops[info.name] = _LayerOp(info, mask != 0, device)
+
+    with torch.no_grad():
+        forward = _forward(topology, ops, device)
+        backward = _backward(topology, ops, forward, device)
+
+    output = topology.nodes[-1]
+    log10_paths = _log10_total([forward[i] for i in output.inputs])
+    effective, input_units, tensor_of = {}, {}, {}
+    for info in topology.layers:
+        f_in = forward[info.inputs[0]].data[1]
+        b_out = backward[info.node].data[1]
+        effective[info.name] = ops[info.name].effective(f_in, b_out)
+        input_units[info.name] = _effective_units(f_in, backward[info.inputs[0]].data[1])
+        tensor_of[info.name] = _source_key(topology, info.inputs[0])
+    logits = output.inputs[0]
+    paths = math.inf if log10_paths is not None and log10_paths > 308 else (
+        0.0 if log10_paths is None else _exact_float(forward, output.inputs))
+    return PathPasses(
+        layers=tuple(i.name for i in topology.layers),
+        params={i.name: i.param for i in topology.layers},
+        log10_paths=log10_paths, paths=paths,
+        kept={n: op.kept for n, op in ops.items()}, numel={n: op.numel for n, op in ops.items()},
+        effective=effective, input_units=input_units, tensor_of=tensor_of,
+        input_key=0, input_units_native=_effective_units(forward[0].data[1], backward[0].data[1]),
+        output_key=_source_key(topology, logits),
+        output_units=sum(_effective_units(forward[i].data[1], backward[i].data[1]) for i in output.inputs),
+        log_conservation=(log10_paths, _log10_total([backward[0]])),
+    )
+
+
+def _exact_float(forward: Mapping[int, _Counts], ids: Sequence[int]) -> float:
+    datas, top = _aligned([forward[i] for i in ids])
+    try:
+        return math.ldexp(float(sum(d[0].sum() for d in datas)), top)
+    except OverflowError:
+        return math.inf
+
+
+def _default_device(model: nn.Module, masks: Mapping[str, Tensor]) -> torch.device:
+    for mask in masks.values():
+        return mask.device
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device) -> dict[int, _Counts]:
+    values: dict[int, _Counts] = {}
+    for node in topology.nodes:
+        if node.kind == "input":
+            values[node.id] = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0)
+        elif node.kind == "output":
+            continue
+        elif node.kind == "layer":
+            x = values[node.inputs[0]]
+            values[node.id] = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent)
+        else:
+            datas, top = _aligned([values[i] for i in node.inputs])
+            out = _node_function(node, topology, device)(*datas)
+            values[node.id] = _renormalise(out.contiguous(), top)
+    return values
+
+
+def _backward(topology: Any, ops: Mapping[str, _LayerOp], forward: Mapping[int, _Counts],
+              device: torch.device) -> dict[int, _Counts]:
+    pending: dict[int, list[_Counts]] = {}
+    for i in topology.nodes[-1].inputs:
+        shape = forward[i].data.shape
+        pending.setdefault(i, []).append(_Counts(torch.ones(shape, dtype=torch.float64, device=device), 0))
+    values: dict[int, _Counts] = {}
+    for node in reversed(topology.nodes[:-1]):
+        parts = pending.pop(node.id, None)
+        if parts is None:  # nothing downstream reads this tensor: no path leaves it
+            parts = [_Counts(torch.zeros_like(forward[node.id].data), 0)]
+        datas, top = _aligned(parts)
+        g = _renormalise(sum(datas[1:], datas[0]), top)
+        values[node.id] = g
+        if node.kind == "input":
+            continue
+        if node.kind == "layer":
+            grads: tuple[Tensor, ...] = (ops[node.params["name"]].transpose(g.data),)
+        else:
+            function = _node_function(node, topology, device)
+            grads = _transpose(function, [forward[i].data.shape[1:] for i in node.inputs], g.data)
+        for i, grad in zip(node.inputs, grads):
+            pending.setdefault(i, []).append(_renormalise(grad.contiguous(), g.exponent))
+    return values
