@@ -32,6 +32,7 @@ from sparsegraph.metrics.info import AGGREGATES, ENCODINGS, SCOPES, MetricInfo, 
 # BUILTIN_ORDER). Adding a family is a one-line addition here.
 BUILTIN_MODULES: tuple[str, ...] = (
     "sparsegraph.metrics.density",
+    "sparsegraph.metrics.paths",
 )
 
 BUILTIN_FAMILIES = ("density", "spectral", "ramanujan", "paths", "topo")
