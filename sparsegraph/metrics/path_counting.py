@@ -51,10 +51,7 @@ class _Counts:
 
     data: Tensor  # (2, *sample_shape), float64
     exponent: int
-
-    @property
-    def is_zero(self) -> bool:
-        return not bool(self.data[1].any())
+    is_zero: bool
 
 
 @dataclass(frozen=True)
@@ -96,14 +93,15 @@ class PathPasses:
 # ------------------------------------------------------------------------------------------ numerics
 def _renormalise(data: Tensor, exponent: int) -> _Counts:
     """Scale the count sample into ``[1, 2)`` by an exact power of two; clamp the indicator to {0, 1}."""
-    data[1].clamp_(max=1.0)
-    peak = data[0].max() if data[0].numel() else data.new_zeros(())
+    # out of place: ``data`` may be a view of (or the very tensor of) another node's values
+    counts = data[0]
+    peak = float(counts.max()) if counts.numel() else 0.0
     if peak > 0:
-        shift = int(torch.frexp(peak).exponent) - 1  # floor(log2 peak)
+        shift = math.frexp(peak)[1] - 1  # floor(log2 peak)
         if shift:
-            data[0] = torch.ldexp(data[0], data.new_tensor(-shift))
+            counts = counts * 2.0 ** -shift  # exact: a power of two
             exponent += shift
-    return _Counts(data, exponent)
+    return _Counts(torch.stack([counts, data[1].clamp(max=1.0)]), exponent, peak <= 0)
 
 
 def _aligned(parts: Sequence[_Counts]) -> tuple[list[Tensor], int]:
@@ -112,9 +110,10 @@ def _aligned(parts: Sequence[_Counts]) -> tuple[list[Tensor], int]:
     top = max(live) if live else 0
     out = []
     for part in parts:
-        data = part.data.clone()
-        if part.exponent != top:
-            data[0] = torch.ldexp(data[0], data.new_tensor(part.exponent - top))
+        data = part.data
+        if part.exponent != top and not part.is_zero:
+            data = data.clone()
+            data[0].mul_(2.0 ** (part.exponent - top))
         out.append(data)
     return out, top
 
@@ -131,6 +130,16 @@ def _log10_total(counts: Sequence[_Counts]) -> float | None:
 
 
 # ----------------------------------------------------------------------------------- linear operators
+def _csr(rows: Tensor, cols: Tensor, size: tuple[int, int]) -> Tensor:
+    """A float64 CSR matrix of ones at ``(rows, cols)``, given sorted by row and then column."""
+    crow = torch.zeros(size[0] + 1, dtype=torch.int64, device=rows.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=size[0]), 0)
+    values = torch.ones(rows.numel(), dtype=torch.float64, device=rows.device)
+    with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, size)
+
+
 class _LayerOp:
     """Forward, transposed and weight-gradient operators of one prunable layer with weight = its mask."""
 
@@ -140,6 +149,7 @@ class _LayerOp:
         self.kept = int(self.mask.sum())
         self.numel = self.mask.numel()
         self.is_conv = info.kind == "conv2d"
+        self.input_indicator_cols: Tensor | None = None
         self.sparse = self.numel > 0 and (self.kept <= SPARSE_DENSITY * self.numel or
                                           (self.is_conv and info.groups > 1))
         if self.sparse:
@@ -147,12 +157,9 @@ class _LayerOp:
             n_cols = (info.in_shape[0] * info.kernel_size[0] * info.kernel_size[1]) if self.is_conv \
                 else info.in_features
             n_rows = self.mask.shape[0]
-            values = torch.ones(rows.numel(), dtype=torch.float64, device=device)
-            with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
-                warnings.simplefilter("ignore", UserWarning)
-                coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n_rows, n_cols))
-                self.matrix = coo.coalesce().to_sparse_csr()
-                self.matrix_t = coo.t().coalesce().to_sparse_csr()
+            self.matrix = _csr(rows, cols, (n_rows, n_cols))  # nonzero() order is (row, column)-sorted
+            by_column = torch.argsort(cols * n_rows + rows)
+            self.matrix_t = _csr(cols[by_column], rows[by_column], (n_cols, n_rows))
         else:
             self.dense = self.mask.to(torch.float64)
 
@@ -179,6 +186,7 @@ class _LayerOp:
         if not self.sparse:
             return F.conv2d(x, self.dense, None, info.stride, info.padding, info.dilation, info.groups)
         cols = self._unfold(x)  # (B, Cin·kh·kw, L)
+        self.input_indicator_cols = cols[1]  # F⁺ unfolded, reused by the weight-gradient op
         length = cols.shape[2]
         out = self.matrix @ cols.transpose(0, 1).reshape(cols.shape[1], batch * length)
         return out.reshape(-1, batch, length).transpose(0, 1).reshape(batch, *info.out_shape)
@@ -209,7 +217,7 @@ class _LayerOp:
             return self.mask & (grad > 0)
         if self.kept == 0:
             return self.mask.clone()
-        cols = self._unfold(f_ind[None])[0]  # (Cin·kh·kw, L)
+        cols = self.input_indicator_cols  # (Cin·kh·kw, L), from the forward pass
         b_flat = b_ind.reshape(b_ind.shape[0], -1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -302,7 +310,7 @@ def _effective_units(f_ind: Tensor, b_ind: Tensor) -> int:
 
 
 def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape: Sequence[int],
-               device: torch.device | str | None = None) -> PathPasses:
+               device: torch.device | str | None = None, topology: Any = None) -> PathPasses:
     """Trace ``model`` and run the exact count and indicator passes.
 
     Args:
@@ -310,20 +318,16 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         masks: parameter name -> 0/1 mask; a traced layer without a mask is all ones.
         input_shape: per-sample input shape.
         device: where the passes run (default: the masks' device, else the model's, else CPU).
+        topology: ``sg.trace(model, input_shape)`` when the caller already has it.
 
     Raises:
         MetricError: an operation without a count-network meaning (``paths: unsupported operation``), or
             a model that cannot be traced.
     """
-    from sparsegraph.errors import SparsegraphError
-    from sparsegraph.topology import trace
-
     masks = dict(masks or {})
     device = torch.device(device) if device is not None else _default_device(model, masks)
-    try:
-        topology = trace(model, tuple(input_shape))
-    except SparsegraphError as exc:
-        raise MetricError(f"paths: {exc}") from exc
+    if topology is None:
+        topology = traced(model, input_shape)
     for node in topology.nodes:
         if node.kind not in _SUPPORTED_KINDS:
             raise MetricError(f"paths: unsupported operation {node.op} at node {node.id}")
@@ -366,6 +370,17 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
     )
 
 
+def traced(model: nn.Module, input_shape: Sequence[int]) -> Any:
+    """``sg.trace(model, input_shape)``, with tracing failures reported as ``MetricError``."""
+    from sparsegraph.errors import SparsegraphError
+    from sparsegraph.topology import trace
+
+    try:
+        return trace(model, tuple(input_shape))
+    except SparsegraphError as exc:
+        raise MetricError(f"paths: {exc}") from exc
+
+
 def _exact_float(forward: Mapping[int, _Counts], ids: Sequence[int]) -> float:
     datas, top = _aligned([forward[i] for i in ids])
     try:
@@ -385,7 +400,8 @@ def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device) -
     values: dict[int, _Counts] = {}
     for node in topology.nodes:
         if node.kind == "input":
-            values[node.id] = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0)
+            values[node.id] = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0,
+                                      False)
         elif node.kind == "output":
             continue
         elif node.kind == "layer":
@@ -394,7 +410,7 @@ def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device) -
         else:
             datas, top = _aligned([values[i] for i in node.inputs])
             out = _node_function(node, topology, device)(*datas)
-            values[node.id] = _renormalise(out.contiguous(), top)
+            values[node.id] = _renormalise(out, top)
     return values
 
 
@@ -403,12 +419,12 @@ def _backward(topology: Any, ops: Mapping[str, _LayerOp], forward: Mapping[int, 
     pending: dict[int, list[_Counts]] = {}
     for i in topology.nodes[-1].inputs:
         shape = forward[i].data.shape
-        pending.setdefault(i, []).append(_Counts(torch.ones(shape, dtype=torch.float64, device=device), 0))
+        pending.setdefault(i, []).append(_Counts(torch.ones(shape, dtype=torch.float64, device=device), 0, False))
     values: dict[int, _Counts] = {}
     for node in reversed(topology.nodes[:-1]):
         parts = pending.pop(node.id, None)
         if parts is None:  # nothing downstream reads this tensor: no path leaves it
-            parts = [_Counts(torch.zeros_like(forward[node.id].data), 0)]
+            parts = [_Counts(torch.zeros_like(forward[node.id].data), 0, True)]
         datas, top = _aligned(parts)
         g = _renormalise(sum(datas[1:], datas[0]), top)
         values[node.id] = g
@@ -420,5 +436,5 @@ def _backward(topology: Any, ops: Mapping[str, _LayerOp], forward: Mapping[int, 
             function = _node_function(node, topology, device)
             grads = _transpose(function, [forward[i].data.shape[1:] for i in node.inputs], g.data)
         for i, grad in zip(node.inputs, grads):
-            pending.setdefault(i, []).append(_renormalise(grad.contiguous(), g.exponent))
+            pending.setdefault(i, []).append(_renormalise(grad, g.exponent))
     return values

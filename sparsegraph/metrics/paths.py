@@ -28,7 +28,7 @@ from sparsegraph.errors import MetricError
 from sparsegraph.metrics.cache import current_cache
 from sparsegraph.metrics.info import MetricResult
 from sparsegraph.metrics.npb2023 import NpbPasses, log10_or_none, npb_passes
-from sparsegraph.metrics.path_counting import PathPasses, run_passes
+from sparsegraph.metrics.path_counting import PathPasses, run_passes, traced
 from sparsegraph.metrics.registry import register_metric
 
 CONVENTIONS = ("exact", "npb2023")
@@ -60,12 +60,17 @@ def evaluate(model: nn.Module, masks: Mapping[str, Tensor] | None, convention: s
         raise MetricError(f"paths: unknown convention {convention!r}; expected one of: {', '.join(CONVENTIONS)}")
     shape = _input_shape(model, input_shape)
 
+    cache = current_cache()
+
     def compute() -> PathPasses | NpbPasses:
         if convention == "npb2023":
             return npb_passes(model, masks, shape)
-        return run_passes(model, masks, shape, device)
+        topology = None
+        if cache is not None:  # the trace depends on the model and shape only: share it across options
+            topology = cache.get_or_compute(("topology", cache.graph_key(model), shape),
+                                            lambda: traced(model, shape))
+        return run_passes(model, masks, shape, device, topology=topology)
 
-    cache = current_cache()
     if cache is None:
         return compute()
     masks_key = None if masks is None else cache.graph_key(masks)
