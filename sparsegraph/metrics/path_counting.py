@@ -372,11 +372,13 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
 
 def traced(model: nn.Module, input_shape: Sequence[int]) -> Any:
     """``sg.trace(model, input_shape)``, with tracing failures reported as ``MetricError``."""
-    from sparsegraph.errors import SparsegraphError
+    from sparsegraph.errors import SparsegraphError, UnsupportedOpError
     from sparsegraph.topology import trace
 
     try:
         return trace(model, tuple(input_shape))
+    except UnsupportedOpError as exc:
+        raise MetricError(f"paths: unsupported operation {exc.op} at {exc.module or '(root)'}: {exc.reason}") from exc
     except SparsegraphError as exc:
         raise MetricError(f"paths: {exc}") from exc
 
