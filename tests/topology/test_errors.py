@@ -189,3 +189,11 @@ def test_squeeze_dropping_the_batch_dimension():
         with pytest.raises(UnsupportedOpError, match="no longer keeps the batch dimension first") as info:
             sg.trace(net, (3, 5, 5), tracer=tracer)
         assert info.value.module == "2"
+
+
+def test_wrong_input_shape_gives_trace_error_with_both_causes():
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    with pytest.raises(TraceError, match=r"could not trace Sequential on input \(3, 6, 6\)") as info:
+        sg.trace(net, (3, 6, 6))
+    assert len(info.value.causes) == 2 and all(isinstance(c, RuntimeError) for c in info.value.causes)
+    assert sg.trace(net, (3, 8, 8)).layer("2").in_shape == (144,)

@@ -5,10 +5,6 @@ from collections import Counter
 import pytest
 
 import sparsegraph as sg
-import sparsegraph.models
-
-# the zoo is developed on another branch; these tests run once it is merged
-pytestmark = pytest.mark.skipif(not hasattr(sparsegraph.models, "create_model"), reason="model zoo not merged yet")
 
 CASES = {
     # (name, options): (input shape, layers, node kinds other than input/output/layer)
