@@ -96,3 +96,18 @@ def test_bad_mask_file_exits_3(files, tmp_path):
     result = _run("--model", files["model"], "--masks", str(broken), "--metrics", "density")
     assert result.exit_code == 3
     assert str(broken) in result.stderr
+
+
+def test_write_effective_masks(files, tmp_path):
+    from sparsegraph.masks import MaskSet
+
+    out = tmp_path / "effective.safetensors"
+    result = _run("--model", files["model"], "--masks", files["masks"], "--metrics", "paths.effective_weights",
+                  "--input-shape", "2,4,4", "--format", "json", "--write-effective-masks", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    effective = MaskSet.load(out)
+    kept = MaskSet.load(files["masks"])
+    assert list(effective) == ["0.weight", "3.weight"]
+    assert effective.num_kept == next(r["value"] for r in doc["rows"] if r["layer"] is None)
+    assert all(not bool((effective[n] & ~kept[n]).any()) for n in effective)
