@@ -8,11 +8,12 @@ from sparsegraph_cli.inputs import load_model_and_masks, model_options
 from sparsegraph_cli.options import device_option, format_option, parse_shape
 from sparsegraph_cli.output import emit, render_table
 
-_LITERALS = {"true": True, "false": False, "none": None, "null": None}
+# "none" stays a string: it is a value of options such as aggregate=none
+_LITERALS = {"true": True, "false": False, "null": None}
 
 
 def parse_option_value(text: str):
-    """``--option`` values: true/false/none, an int, a float, else the string itself."""
+    """``--option`` values: true/false/null, an int, a float, else the string itself."""
     if text.lower() in _LITERALS:
         return _LITERALS[text.lower()]
     for kind in (int, float):

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
-from sparsegraph.errors import MaskError, MetricError, SparsegraphError, UsageError
+from sparsegraph.errors import BadInputError, MetricError, SparsegraphError, UsageError
 from sparsegraph.metrics.aggregation import aggregate_results
 from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
@@ -130,8 +130,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
 
     Args:
         model: an ``nn.Module`` or a model SPEC (zoo name, ``torchvision:<name>``, ``file.py:callable``).
-        masks: parameter name -> bool mask (e.g. a ``MaskSet``), a mask file path, or None (dense, with a
-            warning). A selected layer without a mask is dense.
+        masks: a ``MaskSet`` (or a mapping parameter name -> bool mask, or a mask file path), checked
+            against the model; or None (dense, with a warning). A selected layer without a mask is dense.
         metrics: metric and family names (a list or a comma-separated string).
         input_shape: ``(C, H, W)``; needed by network- and graph-scope metrics, and for the trace order.
             Defaults to the model's ``input_shape`` attribute (zoo and torchvision models carry one).
@@ -176,9 +176,7 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
         for info in infos:
             if "device" in info.options:
                 metric_options[info.name]["device"] = str(device)
-    masks, masks_header = _resolve_masks(masks, masks_path)
-    if masks is not None:
-        _check_masks_fit(model, masks)
+    masks, masks_header = _resolve_masks(masks, model, masks_path)
     notes: list[str] = []
     layers = select_layers(model, shape, include, exclude, notes)
 
@@ -302,40 +300,28 @@ def _resolve_model(model: nn.Module | str, model_spec: str | None) -> tuple[nn.M
     return model, model_spec or f"{cls.__module__}:{cls.__qualname__}"
 
 
-def _resolve_masks(masks: Any, path: str | os.PathLike | None
+def _resolve_masks(masks: Any, model: nn.Module, path: str | os.PathLike | None
                    ) -> tuple[Mapping[str, torch.Tensor] | None, dict[str, Any] | None]:
-    if isinstance(masks, (str, os.PathLike)):
-        from sparsegraph.masks import MaskSet
+    """``masks`` as a ``MaskSet`` checked against ``model`` (a mask for another model, e.g. with a
+    ``module.`` prefix, must never pass for dense layers), and the JSON header describing it."""
+    from sparsegraph.masks import MaskSet
 
-        path = os.fspath(masks)
-        masks = MaskSet.load(path)
+    if isinstance(masks, (str, os.PathLike)):
+        masks = MaskSet.load(masks)
     if masks is None:
         warnings.warn("no masks given: measuring the dense model", stacklevel=3)
         return None, None
     if not isinstance(masks, Mapping):
         raise TypeError(f"masks must be a mapping parameter name -> mask (e.g. a MaskSet), a path or None, "
                         f"got {type(masks).__name__}")
-    fingerprint = masks.fingerprint() if hasattr(masks, "fingerprint") else None
-    if hasattr(masks, "density"):
-        density = float(masks.density)
-    else:
-        numel = sum(m.numel() for m in masks.values())
-        density = float(sum(int(torch.count_nonzero(m)) for m in masks.values()) / numel) if numel else None
+    if not isinstance(masks, MaskSet):
+        masks = MaskSet.from_dict(masks)
+    masks.check_fits(model, source=None if path is None else os.fspath(path))
     if path is None:  # a MaskSet loaded from a file knows it
-        path = getattr(masks, "source", None)
-    return masks, {"path": None if path is None else str(path), "fingerprint": fingerprint, "density": density}
-
-
-def _check_masks_fit(model: nn.Module, masks: Mapping[str, torch.Tensor]) -> None:
-    """Every mask names a parameter of ``model`` and has its shape (else a mask for another model would
-    silently leave every layer dense)."""
-    params = dict(model.named_parameters())
-    for name, mask in masks.items():
-        if name not in params:
-            raise MaskError(f"mask {name!r} matches no parameter of the model")
-        if tuple(mask.shape) != tuple(params[name].shape):
-            raise MaskError(f"mask {name!r} has shape {tuple(mask.shape)}, but the parameter has "
-                            f"{tuple(params[name].shape)}")
+        path = masks.source
+    header = {"path": None if path is None else os.fspath(path), "fingerprint": masks.fingerprint(),
+              "density": float(masks.density)}
+    return masks, header
 
 
 def select_layers(model: nn.Module, input_shape: tuple[int, ...] | None, include: Iterable[str] | None,
@@ -348,6 +334,9 @@ def select_layers(model: nn.Module, input_shape: tuple[int, ...] | None, include
     modules = {name: m for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     order = _trace_order(model, input_shape, notes)
     names = [n for n in order if n in modules] if order is not None else list(modules)
+    untraced = [n for n in modules if n not in names]
+    if untraced:
+        notes.append(f"not measured (never called in the traced forward): {', '.join(untraced)}")
     include = list(include or [])
     for pattern in include:
         if not any(_matches(pattern, n) for n in names):
@@ -372,7 +361,7 @@ def _trace_order(model: nn.Module, input_shape: tuple[int, ...] | None, notes: l
         return None
     try:
         topo = trace(model, input_shape)
-    except SparsegraphError as exc:
+    except BadInputError as exc:  # unsupported operations: layer metrics still apply
         notes.append(f"layer order: module registration order (the model could not be traced: {exc})")
         return None
     return [layer.name for layer in topo.layers]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import importlib
+import itertools
 import math
 import numbers
 import re
@@ -67,7 +68,7 @@ class _Entry:
 
 _REGISTRY: dict[str, _Entry] = {}
 _PREPARERS: dict[str, Callable[..., None]] = {}
-_SEQ = [0]
+_SEQ = itertools.count(1)
 
 
 # ----------------------------------------------------------------------------------------- registration
@@ -118,8 +119,7 @@ def register_metric(func: Callable[..., Any] | None = None, *, name: str, scope:
         if existing is not None and not override:
             raise MetricRegistrationError(
                 f"metric {name!r} is already registered by {existing.module}; pass override=True to replace it")
-        _SEQ[0] += 1
-        _REGISTRY[name] = _Entry(info, f, module, builtin, _SEQ[0])
+        _REGISTRY[name] = _Entry(info, f, module, builtin, next(_SEQ))
         return f
 
     return decorate if func is None else decorate(func)
@@ -186,6 +186,10 @@ def register_preparer(family: str, preparer: Callable[..., None], *, override: b
     """
     if not callable(preparer):
         raise MetricRegistrationError(f"preparer of family {family!r}: expected a callable")
+    module = getattr(preparer, "__module__", None) or "?"
+    if family in BUILTIN_FAMILIES and not (module == "sparsegraph" or module.startswith("sparsegraph.")):
+        raise MetricRegistrationError(f"preparer of the built-in family {family!r} registered by {module}; "
+                                      "plugins must use a family of their own")
     if family in _PREPARERS and _PREPARERS[family] is not preparer and not override:
         raise MetricRegistrationError(f"family {family!r} already has a preparer "
                                       f"({_PREPARERS[family].__module__}); pass override=True to replace it")

@@ -102,6 +102,9 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
     info = dataset_info(config.dataset)
     num_classes = config.num_classes or info.num_classes
+    if num_classes != info.num_classes:
+        raise BadInputError(f"--num-classes {num_classes} does not match dataset {info.name}, "
+                            f"which has {info.num_classes} classes")
     recipe = resolve_recipe(config.recipe, info.name, **config.train_options)
     resolved = {**config.to_dict(), "dataset": info.name, "num_classes": num_classes,
                 "recipe_resolved": recipe.to_dict(), "sparsegraph_version": __version__}
@@ -132,9 +135,9 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     masks.apply(model)
 
     t0 = time.perf_counter()
-    metrics_doc = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
-                          model_spec=config.model, masks_path=str(masks_path)).to_json()
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
+    measured = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
+                       model_spec=config.model, masks_path=str(masks_path))
+    atomic_write_text(run_dir / "metrics.json", measured.to_json() + "\n")
     timings["metrics"] = time.perf_counter() - t0
 
     trained = None

@@ -37,7 +37,7 @@ def files(tmp_path):
 
 
 def _run(*args):
-    return CliRunner().invoke(main, ["measure", *args])
+    return CliRunner().invoke(main, ["measure", "--num-classes", "5", *args])
 
 
 def test_json_output_follows_the_schema(files, tmp_path):
@@ -96,6 +96,13 @@ def test_bad_mask_file_exits_3(files, tmp_path):
     result = _run("--model", files["model"], "--masks", str(broken), "--metrics", "density")
     assert result.exit_code == 3
     assert str(broken) in result.stderr
+
+
+def test_option_values_are_parsed():
+    from sparsegraph_cli.measure import parse_options
+
+    assert parse_options(("a=1", "b=0.5", "c=true", "d=null", "e=none", "f=dense", "g=")) == {
+        "a": 1, "b": 0.5, "c": True, "d": None, "e": "none", "f": "dense", "g": ""}
 
 
 def test_write_effective_masks(files, tmp_path):

@@ -308,7 +308,10 @@ def test_json_jsonl_and_csv_outputs(scratch_registry):
     assert list(doc) == ["format", "model", "masks", "options", "notes", "rows"]
     assert doc["format"] == "sparsegraph.measure/1"
     assert doc["model"] == "tests:net"
-    assert doc["masks"] == {"path": None, "fingerprint": None, "density": 119 / 386}
+    from sparsegraph.masks import MaskSet
+
+    assert doc["masks"] == {"path": None, "fingerprint": MaskSet.from_dict(masks).fingerprint(),
+                            "density": 119 / 386}
     assert doc["options"] == {"aggregate": "auto", "include": [], "exclude": [], "input_shape": None}
     undefined = doc["rows"][5]
     assert undefined == {"scope": "layer", "layer": "2", "metric": "testagg.value", "value": None,
@@ -356,11 +359,12 @@ def test_mask_of_the_wrong_shape_is_bad_input(scratch_registry):
 
     model, masks = _net()
     masks["4.weight"] = torch.ones(5, 63, dtype=torch.bool)
-    with pytest.raises(MaskError, match=r"mask '4.weight' has shape \(5, 63\), but the parameter has \(5, 64\)"):
+    with pytest.raises(MaskError, match=r"parameter '4.weight': mask shape \(5, 63\) does not match the "
+                                        r"model's parameter shape \(5, 64\)"):
         measure(model, masks, "density")
     masks["4.weight"] = torch.ones(5, 64, dtype=torch.bool)
     masks["module.0.weight"] = masks.pop("0.weight")  # e.g. saved from a DataParallel model
-    with pytest.raises(MaskError, match="mask 'module.0.weight' matches no parameter of the model"):
+    with pytest.raises(MaskError, match="module.0.weight"):
         measure(model, masks, "density", include=["4"])
 
 
@@ -371,3 +375,29 @@ def test_differing_ramanujan_and_spectral_conventions_are_both_recorded(empty_re
     options = measure(*_net(), "ramanujan,spectral", convention="ramanujan=iclr2023").options
     assert (options["ramanujan_convention"], options["spectral_convention"]) == ("iclr2023", "neurips2023")
     assert "convention" not in options
+
+
+def test_layers_the_trace_never_calls_are_noted(scratch_registry, monkeypatch):
+    import sparsegraph.topology as topology
+
+    def fake_trace(model, input_shape):
+        return types.SimpleNamespace(layers=[types.SimpleNamespace(name=n) for n in ("0", "4")])
+
+    monkeypatch.setattr(topology, "trace", fake_trace, raising=False)
+    result = measure(*_net(), "density", input_shape=(2, 4, 4))
+    assert result.layers == ["0", "4"]
+    assert result.notes == ["not measured (never called in the traced forward): 2"]
+
+
+def test_untraceable_models_fall_back_to_registration_order(scratch_registry, monkeypatch):
+    import sparsegraph.topology as topology
+    from sparsegraph.errors import UnsupportedOpError
+
+    def failing_trace(model, input_shape):
+        raise UnsupportedOpError("interpolate", "up", "no weight-graph meaning")
+
+    monkeypatch.setattr(topology, "trace", failing_trace, raising=False)
+    result = measure(*_net(), "density", input_shape=(2, 4, 4))
+    assert result.layers == ["0", "2", "4"]
+    assert result.notes == ["layer order: module registration order (the model could not be traced: cannot "
+                            "encode 'interpolate' in module 'up': no weight-graph meaning)"]

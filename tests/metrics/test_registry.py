@@ -250,3 +250,19 @@ def test_non_finite_weights_fail_metrics_that_require_weights(empty_registry):
     with pytest.raises(MetricError) as err:
         compute("mine.weighted", graph)
     assert str(err.value) == "non-finite weights in layer fc"
+
+
+def test_preparers_of_builtin_families_are_reserved_and_duplicates_refused(empty_registry):
+    from sparsegraph.metrics import register_preparer
+
+    with pytest.raises(MetricRegistrationError, match="preparer of the built-in family 'spectral'"):
+        register_preparer("spectral", lambda graphs, cache: None)
+
+    def first(graphs, cache):
+        return None
+
+    register_preparer("mine", first)
+    register_preparer("mine", first)  # the same function again is harmless
+    with pytest.raises(MetricRegistrationError, match="family 'mine' already has a preparer"):
+        register_preparer("mine", lambda graphs, cache: None)
+    register_preparer("mine", lambda graphs, cache: None, override=True)
