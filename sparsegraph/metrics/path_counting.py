@@ -41,6 +41,8 @@ from sparsegraph.errors import MetricError
 # At or below this density a layer runs as sparse products (metrics.md §8).
 SPARSE_DENSITY = 0.1
 
+# node kinds whose output may be a view of their input
+_VIEW_KINDS = ("reshape", "slice")
 _SUPPORTED_KINDS = ("input", "layer", "add", "cat", "pool", "adaptive_pool", "global_pool", "reshape", "slice",
                     "pad", "output")
 
@@ -91,17 +93,23 @@ class PathPasses:
 
 
 # ------------------------------------------------------------------------------------------ numerics
-def _renormalise(data: Tensor, exponent: int) -> _Counts:
-    """Scale the count sample into ``[1, 2)`` by an exact power of two; clamp the indicator to {0, 1}."""
-    # out of place: ``data`` may be a view of (or the very tensor of) another node's values
+def _renormalise(data: Tensor, exponent: int, owned: bool = False) -> _Counts:
+    """Scale the count sample into ``[1, 2)`` by an exact power of two; clamp the indicator to {0, 1}.
+
+    ``owned``: ``data`` is a fresh tensor that nothing else references, so it is updated in place;
+    otherwise (views from reshapes and slices, gradients from autograd) the result is a new tensor.
+    """
+    if not owned:
+        data = data.clone(memory_format=torch.contiguous_format)
     counts = data[0]
     peak = float(counts.max()) if counts.numel() else 0.0
     if peak > 0:
         shift = math.frexp(peak)[1] - 1  # floor(log2 peak)
         if shift:
-            counts = counts * 2.0 ** -shift  # exact: a power of two
+            counts.mul_(2.0 ** -shift)  # exact: a power of two
             exponent += shift
-    return _Counts(torch.stack([counts, data[1].clamp(max=1.0)]), exponent, peak <= 0)
+    data[1].clamp_(max=1.0)
+    return _Counts(data, exponent, peak <= 0)
 
 
 def _aligned(parts: Sequence[_Counts]) -> tuple[list[Tensor], int]:
@@ -146,7 +154,7 @@ class _LayerOp:
     def __init__(self, info: Any, mask: Tensor, device: torch.device):
         self.info = info
         self.mask = mask.to(device=device, dtype=torch.bool)
-        self.kept = int(self.mask.sum())
+        self.kept = int(torch.count_nonzero(self.mask))
         self.numel = self.mask.numel()
         self.is_conv = info.kind == "conv2d"
         self.input_indicator_cols: Tensor | None = None
@@ -185,11 +193,9 @@ class _LayerOp:
             return (self.matrix @ x.t()).t() if self.sparse else x @ self.dense.t()
         if not self.sparse:
             return F.conv2d(x, self.dense, None, info.stride, info.padding, info.dilation, info.groups)
-        cols = self._unfold(x)  # (B, Cin·kh·kw, L)
+        cols = self._unfold(x)  # (B, Cin·kh·kw, L); each sample's block is contiguous
         self.input_indicator_cols = cols[1]  # F⁺ unfolded, reused by the weight-gradient op
-        length = cols.shape[2]
-        out = self.matrix @ cols.transpose(0, 1).reshape(cols.shape[1], batch * length)
-        return out.reshape(-1, batch, length).transpose(0, 1).reshape(batch, *info.out_shape)
+        return torch.stack([self.matrix @ cols[b] for b in range(batch)]).reshape(batch, *info.out_shape)
 
     def transpose(self, g: Tensor) -> Tensor:
         info = self.info
@@ -199,10 +205,8 @@ class _LayerOp:
         if not self.sparse:
             return torch.nn.grad.conv2d_input((batch, *info.in_shape), self.dense, g, info.stride, info.padding,
                                               info.dilation, info.groups)
-        cout = info.out_shape[0]
-        length = info.out_shape[1] * info.out_shape[2]
-        cols = self.matrix_t @ g.reshape(batch, cout, length).transpose(0, 1).reshape(cout, batch * length)
-        cols = cols.reshape(-1, batch, length).transpose(0, 1)
+        flat = g.reshape(batch, info.out_shape[0], -1)
+        cols = torch.stack([self.matrix_t @ flat[b] for b in range(batch)])
         return F.fold(cols, info.in_shape[1:], info.kernel_size, dilation=info.dilation, padding=info.padding,
                       stride=info.stride)
 
@@ -339,7 +343,7 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         elif tuple(mask.shape) != tuple(info.weight_shape):
             raise MetricError(f"paths: mask {info.param!r} has shape {tuple(mask.shape)}, the weight has "
                               f"{tuple(info.weight_shape)}")
-        ops[info.name] = _LayerOp(info, mask != 0, device)
+        ops[info.name] = _LayerOp(info, mask if mask.dtype == torch.bool else mask != 0, device)
 
     with torch.no_grad():
         forward = _forward(topology, ops, device)
@@ -408,11 +412,11 @@ def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device) -
             continue
         elif node.kind == "layer":
             x = values[node.inputs[0]]
-            values[node.id] = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent)
+            values[node.id] = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent, owned=True)
         else:
             datas, top = _aligned([values[i] for i in node.inputs])
             out = _node_function(node, topology, device)(*datas)
-            values[node.id] = _renormalise(out, top)
+            values[node.id] = _renormalise(out, top, owned=node.kind not in _VIEW_KINDS)
     return values
 
 
@@ -428,15 +432,16 @@ def _backward(topology: Any, ops: Mapping[str, _LayerOp], forward: Mapping[int, 
         if parts is None:  # nothing downstream reads this tensor: no path leaves it
             parts = [_Counts(torch.zeros_like(forward[node.id].data), 0, True)]
         datas, top = _aligned(parts)
-        g = _renormalise(sum(datas[1:], datas[0]), top)
+        g = _renormalise(sum(datas[1:], datas[0]), top, owned=len(datas) > 1)
         values[node.id] = g
         if node.kind == "input":
             continue
         if node.kind == "layer":
-            grads: tuple[Tensor, ...] = (ops[node.params["name"]].transpose(g.data),)
-        else:
-            function = _node_function(node, topology, device)
-            grads = _transpose(function, [forward[i].data.shape[1:] for i in node.inputs], g.data)
-        for i, grad in zip(node.inputs, grads):
+            grad = ops[node.params["name"]].transpose(g.data)
+            pending.setdefault(node.inputs[0], []).append(_renormalise(grad, g.exponent, owned=True))
+            continue
+        function = _node_function(node, topology, device)
+        grads = _transpose(function, [forward[i].data.shape[1:] for i in node.inputs], g.data)
+        for i, grad in zip(node.inputs, grads):  # autograd may hand out views of g or one tensor twice
             pending.setdefault(i, []).append(_renormalise(grad, g.exponent))
     return values

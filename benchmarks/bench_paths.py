@@ -1,0 +1,110 @@
+"""Benchmark: ``paths.*`` (exact) on the CIFAR ResNet-18 at 1 % density (metrics.md §8, target ≤ 0.3 s).
+
+Run: ``python benchmarks/bench_paths.py [--repeat 5] [--threads 2] [--density 0.01]``.
+
+Masks are drawn once, before timing (random uniform and ERK, seeded). Three timings per mask kind:
+
+* ``passes``: the exact count and indicator passes and the effectiveness ops, topology already traced;
+* ``4 metrics``: the four ``paths.*`` values from one shared evaluation, trace included;
+* ``measure``: ``sg.measure(model, masks, "paths")`` end to end (it also traces for the layer order).
+
+The peak resident memory growth of the process during the timed runs is reported too. Prints a table,
+exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import torch
+
+import sparsegraph as sg
+from sparsegraph.metrics import compute_detailed, measure
+from sparsegraph.metrics.cache import metric_cache
+from sparsegraph.metrics.path_counting import run_passes, traced
+
+METRICS = ("paths.log10_paths", "paths.effective_nodes", "paths.effective_weights", "paths.effective_sparsity")
+
+
+def prunable_shapes(model: torch.nn.Module) -> dict[str, torch.Size]:
+    return {f"{name}.weight": m.weight.shape for name, m in model.named_modules()
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+
+
+def random_masks(shapes: dict[str, torch.Size], density: float, seed: int) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return {n: torch.rand(s, generator=gen) < density for n, s in shapes.items()}
+
+
+def erk_masks(shapes: dict[str, torch.Size], density: float, seed: int) -> dict[str, torch.Tensor]:
+    """Erdős–Rényi-kernel densities ``ε·Σdims/Πdims`` (capped at 1, ε re-solved), then uniform draws."""
+    gen = torch.Generator().manual_seed(seed)
+    numel = {n: s.numel() for n, s in shapes.items()}
+    raw = {n: sum(s) / numel[n] for n, s in shapes.items()}
+    budget = density * sum(numel.values())
+    dense: set[str] = set()
+    while True:
+        free = [n for n in shapes if n not in dense]
+        eps = (budget - sum(numel[n] for n in dense)) / sum(raw[n] * numel[n] for n in free)
+        capped = [n for n in free if eps * raw[n] > 1]
+        if not capped:
+            break
+        dense.update(capped)
+    layer_density = {n: 1.0 if n in dense else eps * raw[n] for n in shapes}
+    return {n: torch.rand(s, generator=gen) < layer_density[n] for n, s in shapes.items()}
+
+
+def best_of(repeat: int, run) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--density", type=float, default=0.01)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    model = sg.create_model("resnet18")
+    shape = tuple(model.input_shape)
+    shapes = prunable_shapes(model)
+    topology = traced(model, shape)
+    rows = []
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for kind, maker in (("random", random_masks), ("erk", erk_masks)):
+        masks = maker(shapes, args.density, seed=0)
+        kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+
+        def four_metrics() -> dict:
+            with metric_cache():
+                return {m: compute_detailed(m, (model, masks), input_shape=shape).value for m in METRICS}
+
+        passes_s = best_of(args.repeat, lambda: run_passes(model, masks, shape, topology=topology))
+        metrics_s = best_of(args.repeat, four_metrics)
+        measure_s = best_of(args.repeat, lambda: measure(model, masks, "paths", input_shape=shape))
+        values = four_metrics()
+        rows.append([kind, f"{kept:.4f}", f"{values['paths.log10_paths']:.3f}",
+                     f"{values['paths.effective_nodes']:.0f}", f"{values['paths.effective_sparsity']:.4f}",
+                     f"{passes_s:.3f}", f"{metrics_s:.3f}", f"{measure_s:.3f}"])
+    peak_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+
+    header = ["masks", "density", "log10 P", "eff nodes", "eff sparsity", "passes s", "4 metrics s", "measure s"]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    print(f"paths.* (exact), CIFAR ResNet-18 {shape}, {len(shapes)} layers, {args.threads} threads, "
+          f"best of {args.repeat}; target <= 0.3 s")
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)))
+    print(f"peak RSS growth during the runs: {peak_mib:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
