@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -43,8 +44,6 @@ SPARSE_DENSITY = 0.1
 
 # node kinds whose output may be a view of their input
 _VIEW_KINDS = ("reshape", "slice")
-_SUPPORTED_KINDS = ("input", "layer", "add", "cat", "pool", "adaptive_pool", "global_pool", "reshape", "slice",
-                    "pad", "output")
 
 
 @dataclass(frozen=True)
@@ -219,9 +218,9 @@ class _LayerOp:
             grad = torch.nn.grad.conv2d_weight(f_ind[None], self.mask.shape, b_ind[None], info.stride,
                                                info.padding, info.dilation, info.groups)
             return self.mask & (grad > 0)
+        cols, self.input_indicator_cols = self.input_indicator_cols, None  # (Cin·kh·kw, L), from the forward
         if self.kept == 0:
             return self.mask.clone()
-        cols = self.input_indicator_cols  # (Cin·kh·kw, L), from the forward pass
         b_flat = b_ind.reshape(b_ind.shape[0], -1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
@@ -332,45 +331,33 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
     device = torch.device(device) if device is not None else _default_device(model, masks)
     if topology is None:
         topology = traced(model, input_shape)
-    for node in topology.nodes:
-        if node.kind not in _SUPPORTED_KINDS:
-            raise MetricError(f"paths: unsupported operation {node.op} at node {node.id}")
     ops: dict[str, _LayerOp] = {}
     for info in topology.layers:
         mask = masks.get(info.param)
-        if mask is None:
-            mask = torch.ones(info.weight_shape, dtype=torch.bool)
-        elif tuple(mask.shape) != tuple(info.weight_shape):
+        mask = torch.ones(info.weight_shape, dtype=torch.bool) if mask is None else torch.as_tensor(mask)
+        if tuple(mask.shape) != tuple(info.weight_shape):
             raise MetricError(f"paths: mask {info.param!r} has shape {tuple(mask.shape)}, the weight has "
                               f"{tuple(info.weight_shape)}")
         ops[info.name] = _LayerOp(info, mask if mask.dtype == torch.bool else mask != 0, device)
 
     with torch.no_grad():
-        forward = _forward(topology, ops, device)
-        backward = _backward(topology, ops, forward, device)
+        f_ind, logits = _forward(topology, ops, device)
+        b_ind, input_counts, effective = _backward(topology, ops, f_ind, device)
 
     output = topology.nodes[-1]
-    log10_paths = _log10_total([forward[i] for i in output.inputs])
-    effective, input_units, tensor_of = {}, {}, {}
-    for info in topology.layers:
-        f_in = forward[info.inputs[0]].data[1]
-        b_out = backward[info.node].data[1]
-        effective[info.name] = ops[info.name].effective(f_in, b_out)
-        input_units[info.name] = _effective_units(f_in, backward[info.inputs[0]].data[1])
-        tensor_of[info.name] = _source_key(topology, info.inputs[0])
-    logits = output.inputs[0]
-    paths = math.inf if log10_paths is not None and log10_paths > 308 else (
-        0.0 if log10_paths is None else _exact_float(forward, output.inputs))
+    log10_paths = _log10_total(logits)
     return PathPasses(
         layers=tuple(i.name for i in topology.layers),
         params={i.name: i.param for i in topology.layers},
-        log10_paths=log10_paths, paths=paths,
+        log10_paths=log10_paths, paths=_exact_float(logits) if log10_paths is not None else 0.0,
         kept={n: op.kept for n, op in ops.items()}, numel={n: op.numel for n, op in ops.items()},
-        effective=effective, input_units=input_units, tensor_of=tensor_of,
-        input_key=0, input_units_native=_effective_units(forward[0].data[1], backward[0].data[1]),
-        output_key=_source_key(topology, logits),
-        output_units=sum(_effective_units(forward[i].data[1], backward[i].data[1]) for i in output.inputs),
-        log_conservation=(log10_paths, _log10_total([backward[0]])),
+        effective=effective,
+        input_units={i.name: _effective_units(f_ind[i.inputs[0]], b_ind[i.inputs[0]]) for i in topology.layers},
+        tensor_of={i.name: _source_key(topology, i.inputs[0]) for i in topology.layers},
+        input_key=0, input_units_native=_effective_units(f_ind[0], b_ind[0]),
+        output_key=_source_key(topology, output.inputs[0]),
+        output_units=sum(_effective_units(f_ind[i], b_ind[i]) for i in output.inputs),
+        log_conservation=(log10_paths, _log10_total([input_counts])),
     )
 
 
@@ -387,8 +374,9 @@ def traced(model: nn.Module, input_shape: Sequence[int]) -> Any:
         raise MetricError(f"paths: {exc}") from exc
 
 
-def _exact_float(forward: Mapping[int, _Counts], ids: Sequence[int]) -> float:
-    datas, top = _aligned([forward[i] for i in ids])
+def _exact_float(counts: Sequence[_Counts]) -> float:
+    """``Σ values · 2**e`` as a float (``inf`` beyond the float64 range)."""
+    datas, top = _aligned(counts)
     try:
         return math.ldexp(float(sum(d[0].sum() for d in datas)), top)
     except OverflowError:
@@ -397,51 +385,71 @@ def _exact_float(forward: Mapping[int, _Counts], ids: Sequence[int]) -> float:
 
 def _default_device(model: nn.Module, masks: Mapping[str, Tensor]) -> torch.device:
     for mask in masks.values():
-        return mask.device
+        return torch.as_tensor(mask).device
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
 
 
-def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device) -> dict[int, _Counts]:
-    values: dict[int, _Counts] = {}
-    for node in topology.nodes:
+def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device
+             ) -> tuple[dict[int, Tensor], list[_Counts]]:
+    """The forward indicator ``F⁺`` of every node, and the counts of the tensors the output reads.
+
+    A node's counts are dropped once every node reading it has been computed.
+    """
+    readers = Counter(i for node in topology.nodes for i in node.inputs)
+    live: dict[int, _Counts] = {}
+    indicators: dict[int, Tensor] = {}
+    for node in topology.nodes[:-1]:  # the last node is the output
         if node.kind == "input":
-            values[node.id] = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0,
-                                      False)
-        elif node.kind == "output":
-            continue
+            counts = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0, False)
         elif node.kind == "layer":
-            x = values[node.inputs[0]]
-            values[node.id] = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent, owned=True)
+            x = live[node.inputs[0]]
+            counts = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent, owned=True)
         else:
-            datas, top = _aligned([values[i] for i in node.inputs])
+            datas, top = _aligned([live[i] for i in node.inputs])
             out = _node_function(node, topology, device)(*datas)
-            values[node.id] = _renormalise(out, top, owned=node.kind not in _VIEW_KINDS)
-    return values
+            counts = _renormalise(out, top, owned=node.kind not in _VIEW_KINDS)
+        live[node.id] = counts
+        indicators[node.id] = counts.data[1].clone()  # a copy, so the counts' storage can be freed
+        for i in node.inputs:
+            readers[i] -= 1
+            if readers[i] == 0:
+                del live[i]
+    return indicators, [live[i] for i in topology.nodes[-1].inputs]
 
 
-def _backward(topology: Any, ops: Mapping[str, _LayerOp], forward: Mapping[int, _Counts],
-              device: torch.device) -> dict[int, _Counts]:
+def _backward(topology: Any, ops: Mapping[str, _LayerOp], f_ind: Mapping[int, Tensor], device: torch.device
+              ) -> tuple[dict[int, Tensor], _Counts, dict[str, Tensor]]:
+    """The backward indicator ``B⁺`` of every node, the counts ``b`` at the input, and the effective weights.
+
+    Effectiveness is decided at each layer as soon as ``B⁺`` of its output is known.
+    """
     pending: dict[int, list[_Counts]] = {}
     for i in topology.nodes[-1].inputs:
-        shape = forward[i].data.shape
-        pending.setdefault(i, []).append(_Counts(torch.ones(shape, dtype=torch.float64, device=device), 0, False))
-    values: dict[int, _Counts] = {}
+        ones = torch.ones((2, *topology.nodes[i].out_shape), dtype=torch.float64, device=device)
+        pending.setdefault(i, []).append(_Counts(ones, 0, False))
+    indicators: dict[int, Tensor] = {}
+    effective: dict[str, Tensor] = {}
+    input_counts = None
     for node in reversed(topology.nodes[:-1]):
         parts = pending.pop(node.id, None)
         if parts is None:  # nothing downstream reads this tensor: no path leaves it
-            parts = [_Counts(torch.zeros_like(forward[node.id].data), 0, True)]
+            zeros = torch.zeros((2, *node.out_shape), dtype=torch.float64, device=device)
+            parts = [_Counts(zeros, 0, True)]
         datas, top = _aligned(parts)
         g = _renormalise(sum(datas[1:], datas[0]), top, owned=len(datas) > 1)
-        values[node.id] = g
+        indicators[node.id] = g.data[1].clone()  # a copy, so the counts' storage can be freed
         if node.kind == "input":
+            input_counts = g
             continue
         if node.kind == "layer":
-            grad = ops[node.params["name"]].transpose(g.data)
+            op = ops[node.params["name"]]
+            effective[node.params["name"]] = op.effective(f_ind[node.inputs[0]], g.data[1])
+            grad = op.transpose(g.data)
             pending.setdefault(node.inputs[0], []).append(_renormalise(grad, g.exponent, owned=True))
             continue
         function = _node_function(node, topology, device)
-        grads = _transpose(function, [forward[i].data.shape[1:] for i in node.inputs], g.data)
+        grads = _transpose(function, [topology.nodes[i].out_shape for i in node.inputs], g.data)
         for i, grad in zip(node.inputs, grads):  # autograd may hand out views of g or one tensor twice
             pending.setdefault(i, []).append(_renormalise(grad, g.exponent))
-    return values
+    return indicators, input_counts, effective
