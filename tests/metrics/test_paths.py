@@ -285,3 +285,22 @@ def test_cuda_agrees_with_cpu():
     assert abs(cpu.log10_paths - gpu.log10_paths) <= 1e-9
     assert all(torch.equal(cpu.effective[n], gpu.effective[n].cpu()) for n in cpu.layers)
     assert cpu.input_units == gpu.input_units
+
+
+def test_npb2023_matches_exact_without_biases_and_max_pooling():
+    # resnet20: bias-free convs, AdaptiveAvgPool2d (a true sum under the patch); the classifier's bias adds
+    # 10 paths (npb2023 only), far below the resolution of log10 P, and no weight becomes effective by it
+    model = sg.create_model("resnet20")
+    assert all(m.bias is None for m in model.modules() if isinstance(m, nn.Conv2d))
+    masks = _random_masks(model, 0.1)
+    exact, npb = (_values(model, masks, None, convention=c) for c in ("exact", "npb2023"))
+    assert npb["paths.log10_paths"].value == pytest.approx(exact["paths.log10_paths"].value, abs=1e-9)
+    assert dict(npb["paths.effective_weights"].per_layer) == dict(exact["paths.effective_weights"].per_layer)
+    found = [sg.effective_masks(model, masks, convention=c) for c in ("exact", "npb2023")]
+    assert all(torch.equal(found[0][n], found[1][n]) for n in found[0])
+
+
+def test_npb2023_counts_bias_paths():
+    model = _mlp(3, 4, 2, bias=True)
+    got = compute_detailed("paths.log10_paths", (model, None), input_shape=(3,), convention="npb2023")
+    assert got.extras["paths"] == 3 * 4 * 2 + 4 * 2 + 2  # input paths, paths from h biases, output biases
