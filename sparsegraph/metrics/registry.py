@@ -33,6 +33,8 @@ from sparsegraph.metrics.info import AGGREGATES, ENCODINGS, SCOPES, MetricInfo, 
 # BUILTIN_ORDER). Adding a family is a one-line addition here.
 BUILTIN_MODULES: tuple[str, ...] = (
     "sparsegraph.metrics.density",
+    "sparsegraph.metrics.spectral",
+    "sparsegraph.metrics.ramanujan",
     "sparsegraph.metrics.paths",
 )
 
