@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/bench_paths.py [--repeat 5] [--threads 2] [--density 0.01]``.
 
-Masks are drawn once, before timing (random uniform and ERK, seeded). Three timings per mask kind:
+Masks are drawn once, before timing, with ``sg.prune`` (``random``: uniform per layer, and ``erk``; seed 0). Three timings per mask kind:
 
 * ``passes``: the exact count and indicator passes and the effectiveness ops, topology already traced;
 * ``4 metrics``: the four ``paths.*`` values from one shared evaluation, trace included;
@@ -29,34 +29,6 @@ from sparsegraph.metrics.path_counting import run_passes, traced
 METRICS = ("paths.log10_paths", "paths.effective_nodes", "paths.effective_weights", "paths.effective_sparsity")
 
 
-def prunable_shapes(model: torch.nn.Module) -> dict[str, torch.Size]:
-    return {f"{name}.weight": m.weight.shape for name, m in model.named_modules()
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
-
-
-def random_masks(shapes: dict[str, torch.Size], density: float, seed: int) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return {n: torch.rand(s, generator=gen) < density for n, s in shapes.items()}
-
-
-def erk_masks(shapes: dict[str, torch.Size], density: float, seed: int) -> dict[str, torch.Tensor]:
-    """Erdős–Rényi-kernel densities ``ε·Σdims/Πdims`` (capped at 1, ε re-solved), then uniform draws."""
-    gen = torch.Generator().manual_seed(seed)
-    numel = {n: s.numel() for n, s in shapes.items()}
-    raw = {n: sum(s) / numel[n] for n, s in shapes.items()}
-    budget = density * sum(numel.values())
-    dense: set[str] = set()
-    while True:
-        free = [n for n in shapes if n not in dense]
-        eps = (budget - sum(numel[n] for n in dense)) / sum(raw[n] * numel[n] for n in free)
-        capped = [n for n in free if eps * raw[n] > 1]
-        if not capped:
-            break
-        dense.update(capped)
-    layer_density = {n: 1.0 if n in dense else eps * raw[n] for n in shapes}
-    return {n: torch.rand(s, generator=gen) < layer_density[n] for n, s in shapes.items()}
-
-
 def best_of(repeat: int, run) -> tuple[float, float]:
     """The best wall-clock and the best process CPU time (seconds) over ``repeat`` runs."""
     walls, cpus = [], []
@@ -78,12 +50,11 @@ def main() -> int:
 
     model = sg.create_model("resnet18")
     shape = tuple(model.input_shape)
-    shapes = prunable_shapes(model)
     topology = traced(model, shape)
     rows = []
+    drawn = {kind: sg.prune(model, kind, density=args.density, seed=0) for kind in ("random", "erk")}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    for kind, maker in (("random", random_masks), ("erk", erk_masks)):
-        masks = maker(shapes, args.density, seed=0)
+    for kind, masks in drawn.items():
         kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
 
         def four_metrics() -> dict:
@@ -102,7 +73,7 @@ def main() -> int:
     header = ["masks", "density", "log10 P", "eff nodes", "eff sparsity", "passes s", "4 metrics s",
               "4 metrics cpu s", "measure s"]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"paths.* (exact), CIFAR ResNet-18 {shape}, {len(shapes)} layers, {args.threads} threads, "
+    print(f"paths.* (exact), CIFAR ResNet-18 {shape}, {len(topology.layers)} layers, {args.threads} threads, "
           f"best of {args.repeat}; target <= 0.3 s")
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(str(c).rjust(w) for c, w in zip(row, widths)))
