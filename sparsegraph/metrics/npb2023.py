@@ -64,6 +64,15 @@ class NpbPasses:
     node_rows: Mapping[str, tuple[int, int]]
     numel: Mapping[str, int]
 
+    @property
+    def layers(self) -> list[str]:
+        """Module names of the walked ``Conv2d``/``Linear`` weights, in registration order."""
+        return list(self.layer_of.values())
+
+    def param_of(self, layer: str) -> str:
+        """The weight parameter of module ``layer``."""
+        return f"{layer}.weight"
+
 
 def _patched_copy(model: nn.Module) -> nn.Module:
     """A float64 CPU deep copy in eval mode with the authors' module replacements."""

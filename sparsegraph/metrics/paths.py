@@ -95,18 +95,25 @@ def _selected(model: nn.Module, candidates: Sequence[str], input_shape: Sequence
     return names
 
 
-def _passes_and_layers(target: Any, convention: str, input_shape, device, layers, include, exclude):
+def _passes_and_layers(target: tuple[nn.Module, Mapping[str, Tensor] | None], convention: str,
+                       input_shape: Sequence[int] | None, device: str | torch.device | None,
+                       layers: Iterable[str] | None, include: Iterable[str] | None, exclude: Iterable[str] | None
+                       ) -> tuple[PathPasses | NpbPasses, list[str]]:
+    """The shared passes and the names of the layers whose weights and rows count."""
     model, masks = target
     passes = evaluate(model, masks, convention, input_shape, device)
-    candidates = passes.layers if isinstance(passes, PathPasses) else list(passes.layer_of.values())
-    return passes, _selected(model, candidates, input_shape or getattr(model, "input_shape", None), layers,
+    return passes, _selected(model, passes.layers, input_shape or getattr(model, "input_shape", None), layers,
                              include, exclude)
 
 
-def _npb_effective_counts(passes: NpbPasses, names: Sequence[str]) -> tuple[dict[str, float], int]:
-    param_of = {layer: param for param, layer in passes.layer_of.items()}
-    counts = {n: float(passes.effective[param_of[n]].sum()) for n in names}
-    return counts, sum(passes.numel[param_of[n]] for n in names)
+def _effective_counts(passes: PathPasses | NpbPasses, names: Sequence[str]
+                      ) -> tuple[dict[str, float], dict[str, int]]:
+    """Effective weights and numel of each layer in ``names``."""
+    if isinstance(passes, NpbPasses):
+        params = {n: passes.param_of(n) for n in names}
+        return ({n: float(passes.effective[p].sum()) for n, p in params.items()},
+                {n: passes.numel[p] for n, p in params.items()})
+    return {n: float(passes.effective[n].sum()) for n in names}, {n: passes.numel[n] for n in names}
 
 
 # -------------------------------------------------------------------------------------------- metrics
@@ -167,12 +174,10 @@ def effective_weights(target: tuple[nn.Module, Mapping[str, Tensor] | None], con
         The sum, with one row per included layer (its count); ``extras`` ``kept`` and ``numel``.
     """
     passes, names = _passes_and_layers(target, convention, input_shape, device, layers, include, exclude)
-    if isinstance(passes, NpbPasses):
-        rows, numel = _npb_effective_counts(passes, names)
-        extras = {"numel": numel}
-    else:
-        rows = {n: float(passes.effective[n].sum()) for n in names}
-        extras = {"kept": sum(passes.kept[n] for n in names), "numel": sum(passes.numel[n] for n in names)}
+    rows, numel = _effective_counts(passes, names)
+    extras = {"numel": sum(numel.values())}
+    if isinstance(passes, PathPasses):
+        extras["kept"] = sum(passes.kept[n] for n in names)
     return MetricResult(float(sum(rows.values())), "ok", per_layer=rows, extras=extras)
 
 
@@ -196,13 +201,7 @@ def effective_sparsity(target: tuple[nn.Module, Mapping[str, Tensor] | None], co
         (effective weights) and ``denominator`` (weights).
     """
     passes, names = _passes_and_layers(target, convention, input_shape, device, layers, include, exclude)
-    if isinstance(passes, NpbPasses):
-        counts, _ = _npb_effective_counts(passes, names)
-        param_of = {layer: param for param, layer in passes.layer_of.items()}
-        numel = {n: passes.numel[param_of[n]] for n in names}
-    else:
-        counts = {n: float(passes.effective[n].sum()) for n in names}
-        numel = {n: passes.numel[n] for n in names}
+    counts, numel = _effective_counts(passes, names)
     rows = {n: (1.0 - counts[n] / numel[n]) if numel[n] else None for n in names}
     total, size = sum(counts.values()), sum(numel.values())
     extras = {"numerator": total, "denominator": size}
@@ -250,7 +249,7 @@ def effective_nodes(target: tuple[nn.Module, Mapping[str, Tensor] | None], conve
                 continue
             inputs, outputs = passes.node_rows[n]
             rows[n] = float(inputs + outputs)
-            if passes.effective[next(p for p, m in passes.layer_of.items() if m == n)].dim() == 2:
+            if passes.effective[passes.param_of(n)].dim() == 2:
                 split[n] = {"inputs": inputs, "outputs": outputs}
         total = sum(v for v in rows.values() if isinstance(v, float))
         return MetricResult(float(total), "ok", per_layer=rows, extras={"linear_split": split})
