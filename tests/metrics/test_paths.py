@@ -304,3 +304,44 @@ def test_npb2023_counts_bias_paths():
     model = _mlp(3, 4, 2, bias=True)
     got = compute_detailed("paths.log10_paths", (model, None), input_shape=(3,), convention="npb2023")
     assert got.extras["paths"] == 3 * 4 * 2 + 4 * 2 + 2  # input paths, paths from h biases, output biases
+
+
+class _Branchy(nn.Module):
+    """Grouped, depthwise and dilated convs, concatenation, slicing, zero padding and a permute."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.depthwise = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8, bias=False)
+        self.grouped = nn.Conv2d(8, 6, 1, groups=2, bias=False)
+        self.head = nn.Linear(14 * 6 * 4, 5, bias=False)
+
+    def forward(self, x):
+        x = self.stem(x)                                     # 8 x 5 x 4
+        y = torch.cat([self.depthwise(x), x], dim=1)[:, 4:12]  # 8 x 5 x 4
+        y = nn.functional.pad(y, (1, 1, 0, 1))               # 8 x 6 x 6
+        z = torch.cat([self.grouped(y), y], dim=1)           # 14 x 6 x 6
+        z = z[:, :, :, 1:5].permute(0, 1, 3, 2)              # 14 x 4 x 6
+        return self.head(z.flatten(1))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0])
+def test_exact_matches_npb2023_on_index_operations(monkeypatch, threshold):
+    # no biases, no pooling: the authors' float64 forward/backward is the exact count network
+    monkeypatch.setattr(path_counting, "SPARSE_DENSITY", threshold)
+    model = _Branchy()
+    masks = _random_masks(model, 0.5, seed=3)
+    exact, npb = (_values(model, masks, (3, 9, 8), convention=c) for c in ("exact", "npb2023"))
+    assert exact["paths.log10_paths"].extras["paths"] == npb["paths.log10_paths"].extras["paths"] > 0
+    found = [sg.effective_masks(model, masks, (3, 9, 8), convention=c) for c in ("exact", "npb2023")]
+    assert all(torch.equal(found[0][n], found[1][n]) for n in found[0])
+    assert 0 < found[0].num_kept < sum(int(m.sum()) for m in masks.values())
+
+
+def test_adaptive_and_padded_pooling_windows():
+    adaptive = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.AdaptiveMaxPool2d((3, 2)), nn.Flatten())
+    # PyTorch windows: rows [0,3) [2,5) [4,7) of 7, columns [0,3) [2,5) of 5 -> 9 * 6 paths
+    assert compute_detailed("paths.log10_paths", (adaptive, None), input_shape=(1, 7, 5)).extras["paths"] == 54.0
+    padded = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.AvgPool2d(3, 2, padding=1), nn.Flatten())
+    # windows over rows/columns -1..1, 1..3, 3..5 of 0..4 hold 2, 3, 2 real cells
+    assert compute_detailed("paths.log10_paths", (padded, None), input_shape=(1, 5, 5)).extras["paths"] == 49.0
