@@ -67,7 +67,7 @@ def evaluate(model: nn.Module, masks: Mapping[str, Tensor] | None, convention: s
             return npb_passes(model, masks, shape)
         topology = None
         if cache is not None:  # the trace depends on the model and shape only: share it across options
-            topology = cache.get_or_compute(("topology", cache.graph_key(model), shape),
+            topology = cache.get_or_compute(("sg.trace", cache.graph_key(model), shape),
                                             lambda: traced(model, shape))
         return run_passes(model, masks, shape, device, topology=topology)
 
