@@ -67,16 +67,22 @@ def test_reference_exact_node_breakdown(paths_refcases, case):
         doc["details"]["exact"]["effective_nodes_per_tensor"][-1]["effective"]
 
 
-def test_reference_npb2023_node_rows(paths_refcases):
-    model, masks, shape, doc, _ = paths_refcases["resnet_mini_basicblock"]
+@pytest.mark.parametrize("case", CASES)
+def test_reference_npb2023_node_rows(paths_refcases, case):
+    model, masks, shape, doc, _ = paths_refcases[case]
     result = compute_detailed("paths.effective_nodes", (model, masks), input_shape=shape, convention="npb2023")
-    table = doc["details"]["npb2023"]["effective_nodes_table"]  # conv rows 0..4, then fc in/out
-    convs = ["conv1.0", "conv2_x.0.residual_function.0", "conv2_x.0.residual_function.3",
-             "conv3_x.0.residual_function.0", "conv3_x.0.residual_function.3"]
-    assert [result.per_layer[c] for c in convs] == [row[1] for row in table[:5]]
-    assert result.per_layer["fc"] == table[5][1] + table[6][1]
-    assert result.extras["linear_split"]["fc"] == {"inputs": table[5][1], "outputs": table[6][1]}
-    assert result.per_layer["conv3_x.0.shortcut.0"].status == "undefined"
+    table = iter(doc["details"]["npb2023"]["effective_nodes_table"])  # conv: one row; linear: inputs, outputs
+    for layer in doc["layers"]:
+        name = layer["layer"]
+        if layer["type"] == "Linear":
+            inputs, outputs = next(table)[1], next(table)[1]
+            assert result.per_layer[name] == inputs + outputs
+            assert result.extras["linear_split"][name] == {"inputs": inputs, "outputs": outputs}
+        elif "shortcut" in name:
+            assert result.per_layer[name].status == "undefined"
+        else:
+            assert result.per_layer[name] == next(table)[1]
+    assert next(table, None) is None
 
 
 @pytest.mark.parametrize("threshold", [0.0, 1.0])
