@@ -14,6 +14,7 @@ from sparsegraph_cli.masks import masks
 from sparsegraph_cli.measure import measure_command
 from sparsegraph_cli.metrics import metrics_command
 from sparsegraph_cli.models import models
+from sparsegraph_cli.prune import prune
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -63,6 +64,7 @@ main.add_command(masks)
 main.add_command(measure_command)
 main.add_command(metrics_command)
 
+main.add_command(prune)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

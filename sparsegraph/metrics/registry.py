@@ -36,6 +36,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "sparsegraph.metrics.spectral",
     "sparsegraph.metrics.ramanujan",
     "sparsegraph.metrics.paths",
+    "sparsegraph.metrics.topo",
 )
 
 BUILTIN_FAMILIES = ("density", "spectral", "ramanujan", "paths", "topo")
