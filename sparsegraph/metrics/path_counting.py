@@ -19,7 +19,8 @@ A kept weight is effective iff the weight-gradient of ``(F⁺, B⁺)`` is positi
 (in bounds) and ``B⁺[o, p] = 1``. A unit (channel or feature) is effective iff ``F⁺ = B⁺ = 1`` at one
 of its positions.
 
-Layers at density ≤ :data:`SPARSE_DENSITY` run as one sparse ``Cout × Cin·kh·kw`` product against
+Layers at density ≤ :data:`SPARSE_DENSITY`, and grouped convolutions (whose rolled matrix is block
+diagonal), run as one sparse ``Cout × Cin·kh·kw`` product per sample against
 the unfolded (im2col) input, i.e. the ``kh·kw`` shifted, strided views of the input stacked, which costs
 ``O(nnz·Ho·Wo)``; their effectiveness is one sampled product at the mask's nonzeros. Denser layers use
 ``conv2d`` with the 0/1 mask and its input/weight gradient ops. Everything is float64 on one device.
