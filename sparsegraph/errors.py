@@ -51,15 +51,19 @@ class UnsupportedOpError(BadInputError):
         module: the fully qualified name of the module in which it happens.
         reason: why it cannot be encoded, and how to proceed.
         module_class: the class name of ``module``, if known.
+        target: the qualified name of the operation (``torch.Tensor.mul``), if it adds to ``op``.
     """
 
-    def __init__(self, op: str, module: str, reason: str, module_class: str | None = None):
+    def __init__(self, op: str, module: str, reason: str, module_class: str | None = None,
+                 target: str | None = None):
         self.op = op
         self.module = module
         self.reason = reason
         self.module_class = module_class
+        self.target = target
+        what = f"'{op}'" + (f" ({target})" if target and target != op else "")
         where = f"'{module}'" + (f" ({module_class})" if module_class else "")
-        super().__init__(f"cannot encode '{op}' in module {where}: {reason}")
+        super().__init__(f"cannot encode {what} in module {where}: {reason}")
 
 
 class CompatError(UnsupportedOpError):
