@@ -9,6 +9,7 @@ import click
 import sparsegraph
 from sparsegraph.errors import BadInputError, SparsegraphError, UsageError
 from sparsegraph_cli.env import env
+from sparsegraph_cli.export import export
 from sparsegraph_cli.models import models
 
 EXIT_RUNTIME = 1
@@ -54,6 +55,7 @@ def main() -> None:
 
 main.add_command(models)
 main.add_command(env)
+main.add_command(export)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,5 +2,10 @@
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.bipartite import BipartiteGraph, bipartite
+from sparsegraph.graphs.encode import encode, export
+from sparsegraph.graphs.io import load_graph
+from sparsegraph.graphs.layer_graphs import LayerGraphs
+from sparsegraph.graphs.stream import EdgeStream
 
-__all__ = ["BipartiteGraph", "EdgeArrays", "EdgeSet", "Graph", "Partition", "bipartite"]
+__all__ = ["BipartiteGraph", "EdgeArrays", "EdgeSet", "EdgeStream", "Graph", "LayerGraphs", "Partition",
+           "bipartite", "encode", "export", "load_graph"]

@@ -9,6 +9,7 @@ use a published order instead). Every converter and writer is built from these a
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -145,24 +146,130 @@ class Graph:
 
     def graph_attributes(self) -> dict[str, Any]:
         """The full graph-attribute dictionary of graphs.md §3."""
-        from sparsegraph._version import __version__
+        return graph_attributes(self.attrs, self.partitions, self.edge_sets)
 
-        out: dict[str, Any] = {
-            "format": "sparsegraph.graph/1",
-            "encoding": None,
-            "compat": None,
-            "model": None,
-            "mask_fingerprint": None,
-            "input_shape": None,
-            "sparsegraph_version": __version__,
-            "support": None,
-            "weighted": False,
-            "directed": True,
-            "unmasked_layers": [],
-        }
-        out.update(self.attrs)
-        out["num_nodes"] = self.num_nodes
-        out["num_edges"] = self.num_edges
-        out["partitions"] = [p.to_dict() for p in self.partitions]
-        out["edge_sets"] = [s.to_dict() for s in self.edge_sets]
-        return out
+    def describe(self) -> str:
+        """A short phrase naming the graph for messages, e.g. ``encoding 'unrolled' of resnet20``."""
+        model = self.attrs.get("model")
+        return f"encoding '{self.attrs.get('encoding')}'" + (f" of {model}" if model else "")
+
+    def node_table(self) -> dict[str, np.ndarray]:
+        """Node attributes of graphs.md §3 as numpy columns (``layer`` is an object array)."""
+        return node_table(self.partitions)
+
+    def estimate_bytes(self, target: str) -> int:
+        """Estimated bytes to convert this graph to ``target`` (``scipy``, ``pyg``, ``igraph``,
+        ``networkx``, ``arrays`` or ``stream``); see graphs.md §6."""
+        from sparsegraph.graphs.estimate import estimate_bytes
+
+        return estimate_bytes(self.num_nodes, self.num_edges, target)
+
+    def to_scipy(self, weight: str | None = "weight", *, max_bytes: int | str | None = None):
+        """The N×N adjacency ``A[src, dst]`` as a ``scipy.sparse.csr_array`` (cross-set duplicates summed).
+
+        Args:
+            weight: ``"weight"``, ``"signed_weight"`` or None (ones).
+            max_bytes: memory limit (default: ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB).
+        """
+        from sparsegraph.graphs.convert.scipy import adjacency
+
+        return adjacency(self, weight, max_bytes=max_bytes)
+
+    def block(self, i: int, j: int, weight: str | None = "weight"):
+        """The block of the adjacency from partition ``i`` to partition ``j`` (a CSR array)."""
+        from sparsegraph.graphs.convert.scipy import block
+
+        return block(self, i, j, weight)
+
+    def to_pyg(self, homogeneous: bool = False, *, max_bytes: int | str | None = None):
+        """A PyTorch Geometric object (graphs.md §4): ``Data`` for a bipartite graph or with
+        ``homogeneous=True``, else a ``HeteroData`` with one node type per partition."""
+        from sparsegraph.graphs.convert.pyg import to_pyg
+
+        return to_pyg(self, homogeneous=homogeneous, max_bytes=max_bytes)
+
+    def to_igraph(self, *, max_bytes: int | str | None = None):
+        """A directed ``igraph.Graph`` built in one constructor call, with §3 attributes."""
+        from sparsegraph.graphs.convert.igraph import to_igraph
+
+        return to_igraph(self, max_bytes=max_bytes)
+
+    def to_networkx(self, *, max_bytes: int | str | None = None):
+        """A networkx ``DiGraph`` (``MultiDiGraph`` when edge sets share a pair), with §3 attributes."""
+        from sparsegraph.graphs.convert.networkx import to_networkx
+
+        return to_networkx(self, max_bytes=max_bytes)
+
+    def save(self, path: str | os.PathLike, format: str | None = None, **options: Any) -> None:
+        """Write the graph to a file (graphs.md §5); without ``format`` the suffix decides.
+
+        Options: ``signed=True`` (edge list: add ``signed_weight``), ``compressed=True`` (npz).
+        """
+        from sparsegraph.graphs.io import save_graph
+
+        save_graph(self, path, format, **options)
+
+
+DERIVED_ATTRIBUTES = ("format", "num_nodes", "num_edges", "directed", "partitions", "edge_sets")
+
+
+def graph_attributes(attrs: dict[str, Any], partitions: list[Partition], edge_sets: list[EdgeSet]
+                     ) -> dict[str, Any]:
+    """The graph attributes of graphs.md §3 from the stored ``attrs`` and the tables."""
+    from sparsegraph._version import __version__
+
+    out: dict[str, Any] = {
+        "format": "sparsegraph.graph/1",
+        "encoding": None,
+        "compat": None,
+        "model": None,
+        "mask_fingerprint": None,
+        "input_shape": None,
+        "sparsegraph_version": __version__,
+        "support": None,
+        "weighted": False,
+        "directed": True,
+        "unmasked_layers": [],
+    }
+    out.update({k: v for k, v in attrs.items() if k not in DERIVED_ATTRIBUTES})
+    num_nodes = partitions[-1].offset + partitions[-1].size if partitions else 0
+    out["num_nodes"] = int(num_nodes)
+    out["num_edges"] = int(sum(s.num_edges for s in edge_sets))
+    out["partitions"] = [p.to_dict() for p in partitions]
+    out["edge_sets"] = [s.to_dict() for s in edge_sets]
+    return out
+
+
+def stored_attributes(meta: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`graph_attributes`: the ``attrs`` to store for read-back metadata."""
+    return {k: v for k, v in meta.items() if k not in DERIVED_ATTRIBUTES}
+
+
+def node_partition(partitions: list[Partition], ids: np.ndarray) -> np.ndarray:
+    """The partition index of each node id."""
+    starts = np.array([p.offset for p in partitions], dtype=np.int64)
+    return np.searchsorted(starts, ids, side="right") - 1
+
+
+def node_table(partitions: list[Partition]) -> dict[str, np.ndarray]:
+    """``partition``, ``layer``, ``index``, ``channel``, ``y``, ``x`` for every node (graphs.md §3).
+
+    With ``local = id − offset``: for coords ``chw``/``ckk`` of shape (C, H, W),
+    ``channel = local // (H·W)``, ``y = (local // W) % H − pad``, ``x = local % W − pad``; for ``c``,
+    ``channel = local``; for ``f`` only ``index``. Undefined entries are −1.
+    """
+    sizes = np.array([p.size for p in partitions], dtype=np.int64)
+    offsets = np.array([p.offset for p in partitions], dtype=np.int64)
+    part = np.repeat(np.arange(len(partitions), dtype=np.int64), sizes)
+    local = np.arange(part.size, dtype=np.int64) - offsets[part]
+    spatial = np.array([p.coords in ("chw", "ckk") for p in partitions], dtype=bool)
+    channel_only = np.array([p.coords == "c" for p in partitions], dtype=bool)
+    H = np.array([p.shape[1] if p.coords in ("chw", "ckk") else 1 for p in partitions], dtype=np.int64)
+    W = np.array([p.shape[2] if p.coords in ("chw", "ckk") else 1 for p in partitions], dtype=np.int64)
+    pad = np.array([p.pad for p in partitions], dtype=np.int64)
+    h, w, is_sp = H[part], W[part], spatial[part]
+    channel = np.where(is_sp, local // (h * w), np.where(channel_only[part], local, -1))
+    y = np.where(is_sp, (local // w) % h - pad[part], -1)
+    x = np.where(is_sp, local % w - pad[part], -1)
+    names = np.array([p.name for p in partitions] + [""], dtype=object)[:-1]
+    return {"partition": part, "layer": names[part], "index": local, "channel": channel, "y": y, "x": x}

@@ -1,4 +1,4 @@
-"""One layer as a bipartite graph (left = inputs, right = outputs)."""
+"""One layer as a bipartite graph (left = inputs, right = outputs), and ``sg.bipartite``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
+from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair, float16_weights
 
 
 @dataclass
@@ -35,32 +36,68 @@ class BipartiteGraph(Graph):
     def weighted(self) -> bool:
         return bool(self.attrs.get("weighted", False))
 
-    def to_scipy(self, weight: str | None = "weight"):
-        """The ``(L, R)`` biadjacency as a ``scipy.sparse.csr_array``.
+    def to_scipy(self, weight: str | None = "weight", *, max_bytes: int | str | None = None):
+        """The ``(L, R)`` biadjacency as a ``scipy.sparse.csr_array`` (float32, int32 indices).
 
         Args:
             weight: ``"weight"`` (``|w|``), ``"signed_weight"`` (``w``) or None (ones).
+            max_bytes: memory limit (default: ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB).
         """
-        import scipy.sparse as sp
+        from sparsegraph.graphs.convert.scipy import biadjacency
 
-        if weight not in ("weight", "signed_weight", None):
-            raise ValueError(f"weight must be 'weight', 'signed_weight' or None, got {weight!r}")
-        a = self.arrays
-        L, R = self.num_left, self.num_right
-        data = np.ones(len(a), dtype=np.float32) if weight is None else getattr(a, weight).astype(np.float32)
-        index_dtype = np.int32 if max(L, R, len(a)) < 2**31 else np.int64
-        rows = a.src.astype(index_dtype)
-        cols = (a.dst - L).astype(index_dtype)
-        indptr = np.zeros(L + 1, dtype=index_dtype)
-        np.cumsum(np.bincount(rows, minlength=L), out=indptr[1:])
-        # canonical order is ascending (src, dst): rows are already CSR-sorted
-        return sp.csr_array((data, cols, indptr), shape=(L, R))
+        return biadjacency(self, weight, max_bytes=max_bytes)
+
+
+def assemble(spec: LayerSpec, encoding: str, left: tuple[tuple[int, ...], str, int],
+             right: tuple[tuple[int, ...], str], src: np.ndarray, dst_local: np.ndarray,
+             signed: np.ndarray | None, compat: str | None = None) -> BipartiteGraph:
+    """Wrap one layer's edges (local left ids, local right ids) as a :class:`BipartiteGraph`.
+
+    Args:
+        spec: the layer.
+        encoding: the encoding name stored in ``attrs``.
+        left: ``(shape, coords, pad)`` of the left partition.
+        right: ``(shape, coords)`` of the right partition.
+        src, dst_local: int arrays of left and right local ids, already in the encoding's order.
+        signed: the signed float32 weight per edge, or None for a mask-only graph (weights 1.0).
+        compat: None or ``"mge2024"`` (``weight`` is then ``float16(|w|)``).
+    """
+    L = int(np.prod(left[0]))
+    R = int(np.prod(right[0]))
+    n = int(src.shape[0])
+    if signed is None:
+        signed = np.ones(n, dtype=np.float32)
+        weight = signed.copy()
+    else:
+        signed = signed.astype(np.float32, copy=False)
+        weight = float16_weights(signed) if compat == "mge2024" else np.abs(signed)
+    arrays = EdgeArrays(
+        src=src.astype(np.int64, copy=False),
+        dst=dst_local.astype(np.int64, copy=False) + L,
+        weight=weight,
+        signed_weight=signed,
+        edge_set=np.zeros(n, dtype=np.int32),
+    )
+    kind = "conv" if spec.is_conv else "linear"
+    partitions = [
+        Partition(0, f"{spec.name}:in", "left", spec.name, 0, L, tuple(left[0]), left[1], left[2]),
+        Partition(1, f"{spec.name}:out", "right", spec.name, L, R, tuple(right[0]), right[1]),
+    ]
+    edge_sets = [EdgeSet(0, spec.name, kind, (0,), (1,), n)]
+    attrs = {
+        "encoding": encoding,
+        "compat": compat,
+        "weighted": spec.weight is not None,
+        "tensor_nnz": int(np.count_nonzero(spec.support)),
+        "tensor_numel": int(spec.support.size),
+    }
+    return BipartiteGraph(partitions, edge_sets, arrays, attrs)
 
 
 def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
     if isinstance(t, torch.Tensor):
-        return t.detach().cpu().numpy()
-    return np.asarray(t)
+        return t.detach().to("cpu", copy=True).numpy()
+    return np.array(t, copy=True)
 
 
 def split_mask_weight(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.ndarray | None
@@ -88,55 +125,20 @@ def split_mask_weight(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.nd
     return support, w
 
 
-def rolled_graph(support: np.ndarray, weight: np.ndarray | None, name: str = "layer") -> BipartiteGraph:
-    """The rolled encoding (graphs.md §2.1): left = (Cin/groups·kh·kw) or in_features, right = Cout.
-
-    Left node ``c·kh·kw + r·kw + s`` is in-group channel c with kernel tap (r, s); one edge per
-    supported weight ``W[o, c, r, s]``. This is ``F = reshape(W, (Cout, -1))ᵀ``.
-    """
-    cout = support.shape[0]
-    s2 = support.reshape(cout, -1)
-    L, R = s2.shape[1], cout
-    rows, cols = np.nonzero(s2.T)  # ascending (row, col) = canonical (src, dst) order
-    if weight is not None:
-        signed = weight.reshape(cout, -1).T[rows, cols].astype(np.float32)
-    else:
-        signed = np.ones(rows.shape[0], dtype=np.float32)
-    arrays = EdgeArrays(
-        src=rows.astype(np.int64),
-        dst=(cols + L).astype(np.int64),
-        weight=np.abs(signed),
-        signed_weight=signed,
-        edge_set=np.zeros(rows.shape[0], dtype=np.int32),
-    )
-    if support.ndim == 4:
-        left_shape, left_coords, kind = tuple(support.shape[1:]), "ckk", "conv"
-    else:
-        left_shape, left_coords, kind = (L,), "f", "linear"
-    partitions = [
-        Partition(0, f"{name}:in", "left", name, 0, L, left_shape, left_coords),
-        Partition(1, f"{name}:out", "right", name, L, R, (R,), "c" if support.ndim == 4 else "f"),
-    ]
-    edge_sets = [EdgeSet(0, name, kind, (0,), (1,), len(arrays))]
-    attrs = {
-        "encoding": "rolled",
-        "support": "mask",
-        "weighted": weight is not None,
-        "tensor_nnz": int(support.sum()),
-        "tensor_numel": int(support.size),
-    }
-    return BipartiteGraph(partitions, edge_sets, arrays, attrs)
-
-
 def bipartite(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.ndarray | None = None,
-              encoding: str = "rolled", *, name: str = "layer") -> BipartiteGraph:
+              encoding: str = "rolled", *, name: str = "layer", input_hw: int | tuple[int, int] | None = None,
+              stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+              dilation: int | tuple[int, int] = 1, groups: int = 1) -> BipartiteGraph:
     """Build the bipartite graph of one weight tensor (2-D linear or 4-D conv, PyTorch layout).
 
     Args:
         t: a bool (or 0/1) mask, or a weight tensor whose nonzero entries are the support.
-        weight: the weights of the kept entries when ``t`` is a mask.
-        encoding: ``rolled`` (see graphs.md §2).
+        weight: the weights of the kept entries when ``t`` is a mask (every kept entry is an edge,
+            even a zero weight).
+        encoding: ``rolled``, ``rolled-channel`` or ``unrolled`` (graphs.md §2.1–2.3).
         name: the layer name (edge-set name and partition prefix).
+        input_hw: the conv input's spatial size (H, W); required by ``unrolled`` for convs.
+        stride, padding, dilation, groups: the conv geometry (``unrolled`` and ``rolled-channel``).
 
     Example:
         >>> import torch, sparsegraph as sg
@@ -144,7 +146,17 @@ def bipartite(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.ndarray | 
         >>> (g.num_left, g.num_right, g.num_edges)
         (2, 3, 6)
     """
+    from sparsegraph.graphs.encodings import build_layer
+
     support, w = split_mask_weight(t, weight)
-    if encoding != "rolled":
-        raise ValueError(f"unknown encoding {encoding!r}; expected one of: rolled")
-    return rolled_graph(support, w, name=name)
+    spec = LayerSpec(
+        name=name, support=support, weight=w, groups=int(groups),
+        stride=as_pair(stride, "stride"), padding=as_pair(padding, "padding"),
+        dilation=as_pair(dilation, "dilation"),
+        input_hw=None if input_hw is None else as_pair(input_hw, "input_hw"),
+    )
+    graph = build_layer(spec, encoding)
+    # a weight tensor alone defines its support by its nonzeros; a mask keeps even zero weights
+    from_weights = weight is None and w is not None
+    graph.attrs["support"] = "nonzero" if from_weights else "mask"
+    return graph

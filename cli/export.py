@@ -1,0 +1,59 @@
+"""``sparsegraph export``: encode a model (and masks) as a graph file for external tools."""
+
+from __future__ import annotations
+
+import click
+
+from sparsegraph_cli.inputs import load_model_and_masks, model_options
+from sparsegraph_cli.options import parse_shape
+
+ENCODINGS = ("rolled", "rolled-channel", "unrolled", "mge")
+FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
+
+
+@click.command("export")
+@model_options()
+@click.option("--encoding", required=True, metavar="{" + ",".join(ENCODINGS) + "}",
+              help="Graph encoding: rolled, rolled-channel, unrolled (per layer) or mge (whole network).")
+@click.option("--input-shape", default=None, metavar="C,H,W",
+              help="Per-sample input shape; needed for unrolled/mge unless the model is a zoo CIFAR model.")
+@click.option("--compat", default=None, metavar="mge2024",
+              help="Reproduce the published code's graphs (mge-snn, TMLR 2024).")
+@click.option("--format", "fmt", required=True, metavar="{" + ",".join(FORMATS) + "}",
+              help="File format: pyg (.pt), graphml, edgelist (.tsv/.tsv.gz), npz or mtx.")
+@click.option("-o", "--output", required=True, metavar="PATH",
+              help="Output file ('-' writes an edge list to stdout, without its sidecar).")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Memory limit for the graph, e.g. 8GB or 512MiB (default: $SPARSEGRAPH_MAX_BYTES or 4GiB).")
+def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path: str | None,
+           masks_from_zeros: bool, encoding: str, input_shape: str | None, compat: str | None, fmt: str,
+           output: str, max_memory: str | None) -> None:
+    """Write the graph of a (pruned) model to PATH.
+
+    edgelist, npz, mtx and graphml are streamed layer by layer; edgelist and mtx get a
+    PATH.meta.json sidecar with the node attributes. Exit codes: 0 success, 1 graph too large for
+    --max-memory, 2 usage error (unknown encoding or format, missing --input-shape), 3 bad input
+    (unreadable model or mask, mask not fitting, unsupported layer).
+    """
+    from sparsegraph.errors import UsageError
+    from sparsegraph.graphs import export as export_graph
+    from sparsegraph.utils.sizes import parse_bytes
+
+    if encoding not in ENCODINGS:
+        raise UsageError(f"--encoding: unknown encoding {encoding!r}; expected one of: " + ", ".join(ENCODINGS))
+    if fmt not in FORMATS:
+        raise UsageError(f"--format: unknown format {fmt!r}; expected one of: " + ", ".join(FORMATS))
+    if compat not in (None, "mge2024"):
+        raise UsageError(f"--compat: unknown mode {compat!r}; expected mge2024")
+    if output == "-" and fmt != "edgelist":
+        raise UsageError(f"-o -: only the edgelist format can be written to stdout, not {fmt}")
+    try:
+        shape = parse_shape(input_shape)
+        limit = None if max_memory is None else parse_bytes(max_memory)
+    except (click.BadParameter, ValueError) as exc:
+        raise UsageError(f"{exc}") from None
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros)
+    export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat, max_bytes=limit,
+                 model_spec=model_spec)
+    if output != "-":
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,38 @@
+"""Text helpers shared by the text writers and readers."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from typing import IO
+
+import numpy as np
+
+CHUNK_LINES = 2**18
+
+
+def float32_strings(values: np.ndarray) -> np.ndarray:
+    """The shortest decimal strings that round-trip each float32 (numpy's float32 repr)."""
+    return values.astype(np.float32, copy=False).astype(str)
+
+
+def open_text(path: str | os.PathLike, mode: str) -> IO[str]:
+    """Open UTF-8 text with ``\\n`` line ends, gzip-compressed when the name ends in ``.gz``."""
+    if os.fspath(path).endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="\n")
+    return open(path, mode, encoding="utf-8", newline="\n")
+
+
+def chunks(n: int, size: int = CHUNK_LINES):
+    """``(start, stop)`` ranges covering ``range(n)``."""
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+def split_fields(text: str, num_columns: int, what: str) -> np.ndarray:
+    """Tab- or space-separated lines as an ``(rows, num_columns)`` string array."""
+    fields = text.split()
+    if len(fields) % num_columns:
+        raise ValueError(f"{what}: expected {num_columns} fields per line")
+    return np.array(fields, dtype=str).reshape(-1, num_columns)
