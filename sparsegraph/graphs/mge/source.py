@@ -56,7 +56,7 @@ def prepare(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, input_sh
     from sparsegraph.topology import trace
 
     topology = trace(model, input_shape)
-    specs, rule, unmasked = layer_specs(model, masks, input_shape, support)
+    specs, rule, unmasked = layer_specs(model, masks, input_shape, support, topology)
     by_name = {spec.name: spec for spec in specs}
     structure = make_plan(topology)
     if compat == "mge2024":
