@@ -9,12 +9,15 @@ from typing import Callable
 import click
 
 
-def model_options(with_masks: bool = True) -> Callable[[Callable], Callable]:
-    """``--model SPEC --checkpoint PATH --num-classes N`` (and ``--masks PATH --masks-from-zeros``)."""
+def model_options(with_masks: bool = True, required: bool = True) -> Callable[[Callable], Callable]:
+    """``--model SPEC --checkpoint PATH --num-classes N`` (and ``--masks PATH --masks-from-zeros``).
+
+    With ``required=False`` the model is optional (``model_spec`` is then None when not given).
+    """
 
     def decorate(func: Callable) -> Callable:
         opts = [
-            click.option("--model", "model_spec", required=True, metavar="SPEC",
+            click.option("--model", "model_spec", required=required, default=None, metavar="SPEC",
                          help="Zoo name, torchvision:<name>, file.py:callable or package.module:callable."),
             click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
                          help="State dict to load (.safetensors, or .pt/.pth read with weights_only=True)."),
@@ -51,7 +54,7 @@ def load_model_and_masks(model_spec: str, checkpoint: str | None, num_classes: i
     if masks_path is not None:
         masks = MaskSet.load(masks_path)
         masks.check_fits(model, source=masks_path)
-        return model, masks
+        return model, masks.in_model_order(model)
     masks = MaskSet.from_model(model, infer_from_zeros=masks_from_zeros)
     if masks is None or len(masks) == 0:
         warnings.warn("no masks given: measuring the dense model", stacklevel=2)

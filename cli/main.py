@@ -10,6 +10,9 @@ import sparsegraph
 from sparsegraph.errors import BadInputError, SparsegraphError, UsageError
 from sparsegraph_cli.env import env
 from sparsegraph_cli.export import export
+from sparsegraph_cli.masks import masks
+from sparsegraph_cli.measure import measure_command
+from sparsegraph_cli.metrics import metrics_command
 from sparsegraph_cli.models import models
 
 EXIT_RUNTIME = 1
@@ -56,6 +59,9 @@ def main() -> None:
 main.add_command(models)
 main.add_command(env)
 main.add_command(export)
+main.add_command(masks)
+main.add_command(measure_command)
+main.add_command(metrics_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

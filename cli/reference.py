@@ -19,11 +19,13 @@ def render_reference(group: click.Group) -> str:
         "model, mask, checkpoint or dataset), always with a one-line message.",
         "",
     ]
-    ctx = click.Context(group, info_name="sparsegraph", terminal_width=100, max_content_width=100)
+    width = {"terminal_width": 100, "max_content_width": 100}
+    # make_context applies the group's context_settings (-h as well as --help), as a real call does
+    ctx = group.make_context("sparsegraph", [], resilient_parsing=True, **width)
     parts += ["## sparsegraph", "", "```text", group.get_help(ctx), "```", ""]
     for name in sorted(group.list_commands(ctx)):
         cmd = group.get_command(ctx, name)
-        sub = click.Context(cmd, info_name=name, parent=ctx, terminal_width=100, max_content_width=100)
+        sub = cmd.make_context(name, [], parent=ctx, resilient_parsing=True, **width)
         parts += [f"## sparsegraph {name}", "", "```text", cmd.get_help(sub), "```", ""]
     return "\n".join(parts)
 

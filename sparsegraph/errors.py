@@ -106,6 +106,10 @@ class UnknownMetricError(UsageError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class GeneratorRegistrationError(SparsegraphError, ValueError):
+    """An invalid or duplicate pruning-generator registration."""
+
+
 class NonFiniteScoreError(SparsegraphError, ValueError):
     """A pruning score containing NaN or +-inf."""
 

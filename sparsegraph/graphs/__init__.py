@@ -2,7 +2,7 @@
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.bipartite import BipartiteGraph, bipartite
-from sparsegraph.graphs.encode import encode, export
+from sparsegraph.graphs.encoder import encode, export
 from sparsegraph.graphs.io import load_graph
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs import mge  # noqa: F401  (registers encoding="mge" with encode/export)

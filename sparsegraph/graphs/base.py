@@ -271,5 +271,5 @@ def node_table(partitions: list[Partition]) -> dict[str, np.ndarray]:
     channel = np.where(is_sp, local // (h * w), np.where(channel_only[part], local, -1))
     y = np.where(is_sp, (local // w) % h - pad[part], -1)
     x = np.where(is_sp, local % w - pad[part], -1)
-    names = np.array([p.name for p in partitions] + [""], dtype=object)[:-1]
+    names = np.array([p.name for p in partitions], dtype=object)
     return {"partition": part, "layer": names[part], "index": local, "channel": channel, "y": y, "x": x}

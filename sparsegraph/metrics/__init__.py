@@ -1,1 +1,41 @@
-"""sparsegraph.metrics"""
+"""The metric registry and ``sg.measure`` (metrics.md).
+
+Importing this package registers the built-in metrics; plugins from the entry-point group
+``sparsegraph.metrics`` are discovered at the first registry access.
+
+Example:
+    >>> import torch
+    >>> import sparsegraph as sg
+    >>> from sparsegraph.metrics import compute, list_metrics
+    >>> list_metrics("density")[0].units
+    'fraction'
+    >>> compute("density", sg.bipartite(torch.eye(4, dtype=torch.bool)))
+    0.25
+"""
+
+from sparsegraph.metrics.info import MetricInfo, MetricResult
+from sparsegraph.metrics.measure import MeasureResult, measure
+from sparsegraph.metrics.registry import (
+    compute,
+    compute_detailed,
+    failed_plugins,
+    list_metrics,
+    load_builtins,
+    register_metric,
+    register_preparer,
+)
+
+load_builtins()
+
+__all__ = [
+    "MeasureResult",
+    "MetricInfo",
+    "MetricResult",
+    "compute",
+    "compute_detailed",
+    "failed_plugins",
+    "list_metrics",
+    "measure",
+    "register_metric",
+    "register_preparer",
+]

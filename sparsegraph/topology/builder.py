@@ -59,7 +59,8 @@ class DagBuilder:
         full = tuple(int(s) for s in full_shape)
         if len(full) < 2 or full[0] != 1:
             raise self.error(op, module, f"the result has shape {full}, which no longer keeps the batch "
-                             "dimension first (traced with batch size 1)")
+                             "dimension first (traced with batch size 1; x.squeeze() or x.view(-1) also drop it: "
+                             "use x.flatten(1) or x.squeeze((2, 3)))")
         return full[1:]
 
     def _sample_dim(self, dim: int, ndim: int, op: str, module: str) -> int:

@@ -210,7 +210,7 @@ class _Classifier:
         if f is operator.getitem:
             return self.visit_getitem(n, op, module)
         if (f in C.ARITH_FUNCTIONS) if not is_method else (f in C.ARITH_METHODS):
-            operands = [a for a in (n.args[:2] if len(n.args) >= 2 else [*n.args, n.kwargs.get("other")])]
+            operands = n.args[:2] if len(n.args) >= 2 else (*n.args, n.kwargs.get("other"))
             dependent = [a for a in operands if isinstance(a, fx.Node) and a in self.env]
             if len(dependent) == 1:
                 return b.check_transparent(op, module, self.ref(dependent[0]), out, target)

@@ -252,7 +252,9 @@ class _Walker:
                 raise b.error(op, module, "concatenation with a constant tensor: its elements would have no nodes")
             return b.add_cat(op, module, data, saved("dim"), out, sort_key)
         if base == "ConstantPadNd":
-            return b.add_pad(op, module, one_input(), saved("pad"), out, sort_key)
+            # autograd saves the pad as unsigned 64-bit ints: -1 comes back as 2**64 - 1
+            pad = [p - 2 ** 64 if p >= 2 ** 63 else p for p in saved("pad")]
+            return b.add_pad(op, module, one_input(), pad, out, sort_key)
         if base in ("UpsampleNearest2D", "UpsampleBilinear2D", "UpsampleBicubic2D", "UpsampleNearest1D"):
             raise b.error(op, module, "interpolation (upsampling) has no weight-graph encoding")
         raise b.error(op, module, "no rule for this autograd operation on input-dependent tensors")

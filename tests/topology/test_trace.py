@@ -264,3 +264,19 @@ def test_torchvision_resnet18():
     assert add.kind == "add" and [topo.node(i).params.get("name") for i in add.inputs] == [
         "layer2.0.conv2", "layer2.0.downsample.0"]
     assert sum(n.kind == "add" for n in topo.nodes) == 8
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_model_traces_like_cpu(resnet_tiny):
+    def strip(topo):
+        data = topo.to_dict()
+        for node in data["nodes"]:
+            node.pop("op")  # e.g. CudnnBatchNormBackward0 on CUDA
+        return data
+
+    expected = {t: strip(sg.trace(resnet_tiny, (3, 8, 8), tracer=t)) for t in ("fx", "hooks")}
+    resnet_tiny.cuda()
+    for tracer, data in expected.items():
+        assert strip(sg.trace(resnet_tiny, (3, 8, 8), tracer=tracer)) == data
+    assert all(p.is_cuda for p in resnet_tiny.parameters())

@@ -77,3 +77,14 @@ def test_nan_loss_stops_with_a_clear_message(blob_data, mlp):
         mlp[0].weight.fill_(float("nan"))
     with pytest.raises(TrainingError, match="training loss became nan in epoch 1"):
         train(mlp, None, blob_data, recipe="small", epochs=2, batch_size=32)
+
+
+def test_dense_lenet5_reaches_95_percent_on_digits():
+    import sparsegraph as sg
+    from sparsegraph.training import load_train_data
+
+    torch.set_num_threads(2)
+    model = sg.create_model("lenet5", num_classes=10, input_shape=(1, 8, 8), seed=0)
+    result = train(model, None, load_train_data("digits"), seed=0)
+    assert result.epochs == 20
+    assert result.test_at_best_val >= 0.95

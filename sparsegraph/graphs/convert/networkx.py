@@ -23,7 +23,7 @@ def to_networkx(graph: Graph, *, max_bytes: int | str | None = None):
     node_rows = zip(*(table[k].tolist() for k in keys))
     G.add_nodes_from(zip(range(graph.num_nodes), (dict(zip(keys, row)) for row in node_rows)))
     a = graph.arrays
-    set_names = np.array([s.name for s in graph.edge_sets] + [""], dtype=object)[:-1]
+    set_names = np.array([s.name for s in graph.edge_sets], dtype=object)
     columns = {"weight": a.weight.tolist(), "signed_weight": a.signed_weight.tolist(),
                "layer": set_names[a.edge_set].tolist()}
     if a.multiplicity is not None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from itertools import repeat
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape, unescape
 
 import numpy as np
 
@@ -48,6 +50,13 @@ def _graph_data(attributes: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _lines(parts: list) -> str:
+    """Lines made of constant strings and per-line columns (lists), joined without per-line formatting."""
+    n = next(len(p) for p in parts if isinstance(p, list))
+    columns = [p if isinstance(p, list) else repeat(p, n) for p in parts]
+    return "\n".join(map("".join, zip(*columns))) + "\n"
+
+
 def write(stream, path: str | os.PathLike) -> None:
     graph_data = _graph_data(stream.graph_attributes())
     edge_keys = EDGE_KEYS + ((("multiplicity", "int"),) if stream.has_multiplicity else ())
@@ -65,29 +74,31 @@ def write(stream, path: str | os.PathLike) -> None:
         for name, _, text in graph_data:
             out.write(f'<data key="g_{name}">{escape(text)}</data>\n')
         table = stream.node_table()
-        names = np.array([escape(p.name) for p in stream.partitions] + [""], dtype=object)[:-1]
+        names = np.array([escape(p.name) for p in stream.partitions], dtype=object)
         for lo, hi in chunks(stream.num_nodes):
-            cols = [np.arange(lo, hi).astype(str).tolist()]
-            cols += [names[table["partition"][lo:hi]].tolist() if key == "layer" else
-                     table[key][lo:hi].astype(str).tolist() for key, _ in NODE_KEYS]
-            template = '<node id="n{}">' + "".join(f'<data key="v_{k}">{{}}</data>' for k, _ in NODE_KEYS) + "</node>"
-            out.write("\n".join(template.format(*row) for row in zip(*cols)) + "\n")
-        edge_template = ('<edge source="n{}" target="n{}">'
-                         + "".join(f'<data key="e_{k}">{{}}</data>' for k, _ in edge_keys) + "</edge>")
+            values = {key: names[table["partition"][lo:hi]].tolist() if key == "layer" else
+                      table[key][lo:hi].astype(str).tolist() for key, _ in NODE_KEYS}
+            parts: list = ['<node id="n', np.arange(lo, hi).astype(str).tolist(), '">']
+            for key, _ in NODE_KEYS:
+                parts += [f'<data key="v_{key}">', values[key], "</data>"]
+            out.write(_lines(parts + ["</node>"]))
         for edge_set, a in stream.iter_sets():
             name = escape(edge_set.name)
             for lo, hi in chunks(len(a)):
-                cols = [a.src[lo:hi].astype(str).tolist(), a.dst[lo:hi].astype(str).tolist(),
-                        float32_strings(a.weight[lo:hi]).tolist(), float32_strings(a.signed_weight[lo:hi]).tolist(),
-                        [name] * (hi - lo)]
+                values = {"weight": float32_strings(a.weight[lo:hi]).tolist(),
+                          "signed_weight": float32_strings(a.signed_weight[lo:hi]).tolist(), "layer": name}
                 if stream.has_multiplicity:
-                    cols.append(a.multiplicity[lo:hi].astype(str).tolist())
-                out.write("\n".join(edge_template.format(*row) for row in zip(*cols)) + "\n")
+                    values["multiplicity"] = a.multiplicity[lo:hi].astype(str).tolist()
+                parts = ['<edge source="n', a.src[lo:hi].astype(str).tolist(), '" target="n',
+                         a.dst[lo:hi].astype(str).tolist(), '">']
+                for key, _ in edge_keys:
+                    parts += [f'<data key="e_{key}">', values[key], "</data>"]
+                out.write(_lines(parts + ["</edge>"]))
         out.write("</graph>\n</graphml>\n")
 
 
-def _parse(path: str | os.PathLike):
-    """Keys, graph data, and the edge columns of a GraphML file (streamed with iterparse)."""
+def _parse_generic(path: str | os.PathLike):
+    """Keys, graph data, edge ends and edge data of any GraphML file (streamed with iterparse)."""
     import xml.etree.ElementTree as ET
 
     keys: dict[str, tuple[str, str, str]] = {}
@@ -115,8 +126,38 @@ def _parse(path: str | os.PathLike):
     return keys, graph_data, src, dst, edge_values, directed
 
 
+_KEY = re.compile(r'<key id="([^"]+)" for="([^"]+)" attr.name="([^"]+)" attr.type="([^"]+)"/>')
+_GRAPH_DATA = re.compile(r'<data key="(g_[^"]*)">([^<]*)</data>')
+
+
+def _parse_own(text: str):
+    """The same as :func:`_parse_generic` for files in this writer's exact layout, with one regex
+    over all edges (ElementTree costs tens of seconds per million edges); None for other layouts."""
+    keys = {k: (scope, name, kind) for k, scope, name, kind in _KEY.findall(text)}
+    head = re.search(r'<graph id="G" edgedefault="(\w+)">', text)
+    if head is None:
+        return None
+    body = text.find("<node ", head.end())
+    graph_data = {k: unescape(v) for k, v in _GRAPH_DATA.findall(text, head.end(), body if body >= 0 else len(text))}
+    edge_keys = [k for k, _ in EDGE_KEYS] + (["multiplicity"] if "e_multiplicity" in keys else [])
+    pattern = re.compile('<edge source="n([0-9]+)" target="n([0-9]+)">'
+                         + "".join(f'<data key="e_{k}">([^<]*)</data>' for k in edge_keys) + "</edge>")
+    rows = pattern.findall(text)
+    if len(rows) != text.count("<edge "):
+        return None
+    columns = list(zip(*rows)) if rows else [()] * (2 + len(edge_keys))
+    edge_values = {f"e_{k}": list(col) for k, col in zip(edge_keys, columns[2:])}
+    layer = np.array(edge_values["e_layer"], dtype=str)
+    names, inverse = np.unique(layer, return_inverse=True)
+    edge_values["e_layer"] = np.array([unescape(x) for x in names.tolist()], dtype=object)[
+        inverse.ravel()].tolist()
+    return keys, graph_data, list(columns[0]), list(columns[1]), edge_values, head.group(1)
+
+
 def read(path: str | os.PathLike):
-    keys, graph_data, src, dst, edge_values, directed = _parse(path)
+    with open_text(path, "r") as f:
+        parsed = _parse_own(f.read())
+    keys, graph_data, src, dst, edge_values, directed = parsed or _parse_generic(path)
     if directed != "directed":
         raise GraphFileError(f"{path}: not a directed GraphML graph")
     meta: dict[str, Any] = {}

@@ -13,8 +13,14 @@ CHUNK_LINES = 2**18
 
 
 def float32_strings(values: np.ndarray) -> np.ndarray:
-    """The shortest decimal strings that round-trip each float32 (numpy's float32 repr)."""
-    return values.astype(np.float32, copy=False).astype(str)
+    """The shortest decimal strings that round-trip each float32 (numpy's float32 repr), as objects.
+
+    Formatting is the slow part and unrolled graphs repeat each weight at many positions, so each
+    distinct bit pattern is formatted once (bits, not values, so that -0.0 keeps its sign).
+    """
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    return distinct.view(np.float32).astype(str).astype(object)[inverse.ravel()]
 
 
 def open_text(path: str | os.PathLike, mode: str) -> IO[str]:

@@ -1,4 +1,17 @@
-"""``sg.encode`` and ``sg.export``: a model (and masks) to graphs, in memory or streamed to a file."""
+"""``sg.encode`` and ``sg.export``: a model (and masks) to graphs, in memory or streamed to a file.
+
+Whole-network encodings plug in with one line each:
+
+* ``NETWORK_ENCODINGS["mge"] = build`` where ``build(model, masks, *, input_shape, compat, support,
+  max_bytes, model_spec)`` returns a :class:`~sparsegraph.graphs.base.Graph` subclass;
+* ``NETWORK_STREAMS["mge"] = stream`` where ``stream(model, masks, encoding, input_shape, compat, support,
+  model_spec)`` returns an :class:`~sparsegraph.graphs.stream.EdgeStream` (exact per-set counts, one set
+  generated at a time) for the streaming writers;
+* ``sparsegraph.graphs.rebuild.GRAPH_CLASSES["mge"] = MultipartiteGraph`` so ``load_graph`` returns it.
+
+:func:`layer_specs`, :func:`graph_attrs` and :func:`describe_encoding` give them the same support
+rules, graph attributes and size-limit messages as the per-layer encodings.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +36,6 @@ from sparsegraph.graphs.stream import EdgeStream
 NETWORK_ENCODINGS: dict[str, Callable[..., Any]] = {}
 ENCODINGS = (*LAYER_ENCODINGS, "mge")
 SUPPORT_RULES = ("mask", "nonzero")
-#: input shapes of the zoo's models that are built for CIFAR-size images
-_ZOO_INPUT_SHAPES = {name: (3, 32, 32) for name in
-                     ("conv6", "resnet18", "resnet34", "resnet20", "resnet32", "vgg16", "wrn28_2")}
 
 
 def model_name(model: nn.Module, model_spec: str | None) -> str:
@@ -38,17 +48,21 @@ def model_name(model: nn.Module, model_spec: str | None) -> str:
 
 def resolve_input_shape(model: nn.Module, input_shape: tuple[int, ...] | None, model_spec: str | None,
                         encoding: str) -> tuple[int, ...] | None:
-    """``input_shape``, else the zoo's (CIFAR models: (3,32,32)), else None; required for unrolled/mge."""
+    """``input_shape``, else the zoo's (``model.input_shape``, set by the zoo and torchvision loaders,
+    or the zoo entry named by ``model_spec``), else None; required for unrolled and mge."""
     if input_shape is not None:
         return tuple(int(s) for s in input_shape)
     own = getattr(model, "input_shape", None)
     if own is not None:
         return tuple(int(s) for s in own)
-    if model_spec in _ZOO_INPUT_SHAPES:
-        return _ZOO_INPUT_SHAPES[model_spec]
+    if model_spec is not None:
+        from sparsegraph.models import default_input_shape, list_models
+
+        if model_spec in list_models():
+            return tuple(default_input_shape(model_spec))
     if encoding in ("unrolled", "mge"):
         raise UsageError(f"encoding {encoding!r} needs input_shape=(C, H, W) or (F,) "
-                         "(it is known only for the zoo's CIFAR models)")
+                         "(it is known only for zoo and torchvision models)")
     return None
 
 
@@ -78,6 +92,13 @@ def _layer_list(model: nn.Module, input_shape: tuple[int, ...] | None, topology:
         return layers
     layers = []
     for name, module in model.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd) \
+                and not isinstance(module, nn.Conv2d):
+            raise UnsupportedOpError(type(module).__name__.lower(), name, "only Conv2d and Linear weights have "
+                                     "a graph encoding; exclude the module or replace it", type(module).__name__)
+        if isinstance(module, nn.Conv2d) and module.padding_mode != "zeros":
+            raise UnsupportedOpError("conv2d", name, f"padding_mode={module.padding_mode!r} has no weight-graph "
+                                     "meaning (only zero padding is supported)", type(module).__name__)
         if isinstance(module, nn.Conv2d):
             if isinstance(module.padding, str):
                 raise UnsupportedOpError("conv2d", name, f"padding={module.padding!r} needs input_shape= "
@@ -143,15 +164,18 @@ def layer_specs(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, inpu
     return specs, rule, unmasked
 
 
-def _graph_attrs(model: nn.Module, masks: Any, encoding: str, input_shape: tuple[int, ...] | None,
-                 compat: str | None, rule: str, unmasked: list[str], model_spec: str | None) -> dict[str, Any]:
+def graph_attrs(model: nn.Module, masks: Any, encoding: str, input_shape: tuple[int, ...] | None,
+                compat: str | None, rule: str, unmasked: list[str], model_spec: str | None) -> dict[str, Any]:
+    """The graph attributes of graphs.md §3 that depend on the request (the tables come later)."""
     fingerprint = masks.fingerprint() if hasattr(masks, "fingerprint") else None
     return {"encoding": encoding, "compat": compat, "model": model_name(model, model_spec),
             "mask_fingerprint": fingerprint, "input_shape": None if input_shape is None else list(input_shape),
             "support": rule, "weighted": True, "unmasked_layers": unmasked}
 
 
-def _describe(encoding: str, model: nn.Module, model_spec: str | None, input_shape: tuple[int, ...] | None) -> str:
+def describe_encoding(encoding: str, model: nn.Module, model_spec: str | None,
+                      input_shape: tuple[int, ...] | None) -> str:
+    """``encoding 'unrolled' of resnet20 (3x32x32)``: how size-limit errors name the request."""
     shape = "" if input_shape is None else " (" + "x".join(str(s) for s in input_shape) + ")"
     return f"encoding '{encoding}' of {model_name(model, model_spec)}{shape}"
 
@@ -208,8 +232,8 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
     specs, rule, unmasked = layer_specs(model, masks, input_shape, support)
     sizes = [layer_size(spec, encoding, compat) for spec in specs]
     check_limit(sum(n for n, _ in sizes), sum(e for _, e in sizes), "arrays", max_bytes,
-                _describe(encoding, model, model_spec, input_shape))
-    attrs = _graph_attrs(model, masks, encoding, input_shape, compat, rule, unmasked, model_spec)
+                describe_encoding(encoding, model, model_spec, input_shape))
+    attrs = graph_attrs(model, masks, encoding, input_shape, compat, rule, unmasked, model_spec)
     graphs = {}
     for spec in specs:
         graph = build_layer(spec, encoding, compat)
@@ -223,7 +247,7 @@ def layer_stream(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, enc
                  model_spec: str | None) -> EdgeStream:
     """The disjoint union of the layer graphs as an :class:`EdgeStream` (one layer built at a time)."""
     specs, rule, unmasked = layer_specs(model, masks, input_shape, support)
-    attrs = _graph_attrs(model, masks, encoding, input_shape, compat, rule, unmasked, model_spec)
+    attrs = graph_attrs(model, masks, encoding, input_shape, compat, rule, unmasked, model_spec)
     partitions: list[Partition] = []
     edge_sets: list[EdgeSet] = []
     offsets: list[int] = []
@@ -284,5 +308,5 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
             raise UsageError(f"encoding {encoding!r} cannot be streamed; use format='pyg' or encode()")
         stream = builder(model, masks, encoding, input_shape, compat, support, model_spec)
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
-                _describe(encoding, model, model_spec, input_shape))
+                describe_encoding(encoding, model, model_spec, input_shape))
     write_stream(stream, path, fmt, **options)

@@ -1,0 +1,81 @@
+"""``sparsegraph measure``: registry metrics of a model and its masks, per layer and for the network."""
+
+from __future__ import annotations
+
+import click
+
+from sparsegraph_cli.inputs import load_model_and_masks, model_options
+from sparsegraph_cli.options import device_option, format_option, parse_shape
+from sparsegraph_cli.output import emit, render_table
+
+# "none" stays a string: it is a value of options such as aggregate=none
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+def parse_option_value(text: str):
+    """``--option`` values: true/false/null, an int, a float, else the string itself."""
+    if text.lower() in _LITERALS:
+        return _LITERALS[text.lower()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_options(pairs: tuple[str, ...]) -> dict:
+    """``KEY=VALUE`` pairs -> keyword options."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
+        options[key] = parse_option_value(value.strip())
+    return options
+
+
+@click.command("measure")
+@model_options(with_masks=True)
+@click.option("--metrics", required=True, metavar="NAMES",
+              help="Comma-separated metric or family names (see `sparsegraph metrics`).")
+@click.option("--convention", default=None, metavar="NAME|FAMILY=NAME,...",
+              help="A convention for every family that accepts it (neurips2023, iclr2023, exact, npb2023), "
+                   "or comma-separated family=value pairs.")
+@click.option("--input-shape", default=None, metavar="C,H,W",
+              help="Input shape of one sample (default: the zoo model's).")
+@click.option("--include", multiple=True, metavar="PATTERN",
+              help="Only layers matching this fnmatch pattern (or re:REGEX); repeatable.")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Skip layers matching this fnmatch pattern (or re:REGEX); repeatable.")
+@click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="A metric or measure option, e.g. solver=dense or aggregate=valid_mean; repeatable.")
+@device_option(default=None)
+@format_option(("table", "json", "jsonl", "csv"), "table")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
+def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
+                    input_shape, include, exclude, option_pairs, device, fmt, output) -> None:
+    """Measure a model and its masks with registry metrics (layer rows and network rows)."""
+    from sparsegraph.metrics import measure
+    from sparsegraph.utils import resolve_device
+
+    from sparsegraph.metrics.registry import resolve
+
+    options = parse_options(option_pairs)
+    resolve(metrics)  # an unknown metric name fails before the model is loaded
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros)
+    result = measure(model, masks, metrics, parse_shape(input_shape), include=include, exclude=exclude,
+                     convention=convention, device=None if device is None else resolve_device(device),
+                     model_spec=model_spec, masks_path=masks_path, **options)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if fmt == "json":
+        emit(result.to_json(), output)
+    elif fmt == "jsonl":
+        emit(result.to_jsonl(), output)
+    elif fmt == "csv":
+        emit(result.to_csv(), output)
+    else:
+        columns, rows = result.to_grid()
+        emit(render_table(rows, columns), output)

@@ -1,0 +1,111 @@
+"""``sparsegraph prune``: generate a mask, measure it, train the sparse network, write a run directory."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from sparsegraph_cli.options import device_option, format_option, no_progress_option, progress_enabled, seed_option
+from sparsegraph_cli.output import emit, render_json
+
+
+def _metric_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@click.command()
+@click.option("--model", "model_spec", required=True, metavar="SPEC",
+              help="Zoo name, torchvision:<name>, file.py:callable or package.module:callable.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Start from these weights instead of the seeded initialisation.")
+@click.option("--num-classes", type=click.IntRange(min=1), default=None, help="Classifier size (default: the dataset's).")
+@click.option("--dataset", required=True, help="Registered dataset (digits, mnist, fashion-mnist, cifar10, cifar100, tinyimagenet).")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Data root (default $SPARSEGRAPH_DATA, else ./datasets).")
+@click.option("--download", is_flag=True, help="Download a missing torchvision dataset.")
+@click.option("--method", required=True, help="Pruning generator (see the docs: random, erk, snip, grasp, synflow, ...).")
+@click.option("--sparsity", type=float, default=None, help="Pruned fraction s in [0, 1); or give --density.")
+@click.option("--density", type=float, default=None, help="Kept fraction d = 1 - s in (0, 1].")
+@click.option("--scope", type=click.Choice(["global", "layer"]), default=None, help="Global or layer-wise selection.")
+@click.option("--allocation", type=click.Choice(["uniform", "er", "erk"]), default=None,
+              help="Per-layer budgets for layer-wise selection.")
+@click.option("--rounds", type=click.IntRange(min=1), default=None, help="Rounds of iterative methods (synflow, iter-snip).")
+@click.option("--score-batches", type=click.IntRange(min=1), default=None, help="Scoring batches for data-driven methods.")
+@click.option("--score-batch-size", type=click.IntRange(min=1), default=None, help="Scoring batch size.")
+@click.option("--bn-mode", type=click.Choice(["eval", "train"]), default=None, help="BatchNorm mode while scoring.")
+@click.option("--exclude", multiple=True, metavar="REGEX", help="Keep matching parameters dense (repeatable).")
+@click.option("--dense-first-layer", is_flag=True, help="Keep the first prunable layer dense.")
+@click.option("--dense-classifier", is_flag=True, help="Keep the last prunable layer dense.")
+@click.option("--recipe", type=click.Choice(["cifar", "cifar-cos", "seed250", "small"]), default=None,
+              help="Training recipe (default: small for digits/MNIST, cifar otherwise).")
+@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (0: only generate and measure).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
+@click.option("--lr", type=float, default=None, help="Peak learning rate.")
+@click.option("--weight-decay", type=float, default=None, help="Weight decay.")
+@click.option("--val-split", type=click.IntRange(min=0), default=None,
+              help="Held-out val images (default 5000; digits: its fixed split; 0: none).")
+@click.option("--select-on-test", is_flag=True, help="Headline = best test epoch (published setting; biased).")
+@click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
+              help="Mixed precision on CUDA.")
+@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="channels_last memory format (auto: conv nets on CUDA).")
+@click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise-reproducible resume).")
+@click.option("--data-path", type=click.Choice(["auto", "tensors", "loader"]), default="auto", show_default=True,
+              help="Hold the dataset as tensors on the device (auto: when under 2 GiB) or use a DataLoader.")
+@click.option("--metrics", "metrics", default="density,ramanujan,spectral", show_default=True,
+              help="Metric names or families written to metrics.json.")
+@device_option()
+@seed_option(0)
+@click.option("-o", "--output", "run_dir", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN_DIR.")
+@format_option(("table", "json"), "table")
+@no_progress_option()
+def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, method, sparsity, density, scope,
+          allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
+          dense_classifier, recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
+          channels_last, deterministic, data_path, metrics, device, seed, run_dir, resume, fmt, no_progress):
+    """Prune at initialisation, measure the mask, train the sparse network.
+
+    Writes RUN_DIR/config.json, masks.safetensors, metrics.json, log.jsonl, summary.json and
+    checkpoints/. The summary goes to stdout.
+    """
+    from sparsegraph.errors import UsageError
+    from sparsegraph.runs import PruneRunConfig, run_prune
+
+    if (sparsity is None) == (density is None):
+        raise UsageError("give exactly one of --sparsity and --density")
+    d = 1.0 - sparsity if sparsity is not None else density
+    if not 0 < d <= 1:
+        raise UsageError(f"sparsity must be in [0, 1) and density in (0, 1]; got density {d:g}")
+    method_options = {k: v for k, v in {
+        "scope": scope, "allocation": allocation, "rounds": rounds, "score_batches": score_batches,
+        "score_batch_size": score_batch_size, "bn_mode": bn_mode, "exclude": list(exclude) or None,
+        "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
+    }.items() if v is not None}
+    train_options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                                       "weight_decay": weight_decay}.items() if v is not None}
+    config = PruneRunConfig(
+        model=model_spec, dataset=dataset, method=method, density=d, seed=seed, num_classes=num_classes,
+        checkpoint=checkpoint, data_root=data_root, download=download, val_split=val_split, data_path=data_path,
+        method_options=method_options, recipe=recipe, train_options=train_options, select_on_test=select_on_test,
+        device=device, amp=amp, channels_last=channels_last, deterministic=deterministic,
+        metrics=_metric_list(metrics))
+    summary = run_prune(config, run_dir, resume=resume, progress=progress_enabled(no_progress))
+    if fmt == "json":
+        emit(render_json(summary), None)
+        return
+    lines = [
+        f"run directory     {run_dir}",
+        f"method            {summary['method']} (seed {summary['seed']})",
+        f"density           {summary['masked_density']:.6g} of maskable weights "
+        f"({summary['overall_density']:.6g} of all conv/linear weights)",
+        f"mask fingerprint  {summary['mask_fingerprint']}",
+    ]
+    if "test_at_best_val" in summary:
+        label = "test accuracy     "
+        if summary["test_at_best_val"] is not None:
+            lines.append(f"{label}{summary['test_at_best_val']:.4f} (at best val epoch {summary['best_epoch']})")
+        lines.append(f"final test acc    {summary['test_final']:.4f} after {summary['epochs']} epochs")
+    lines.append(f"time              {json.dumps(summary['timings'])}")
+    emit("\n".join(lines) + "\n", None)

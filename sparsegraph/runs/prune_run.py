@@ -1,0 +1,249 @@
+"""``sparsegraph prune``: generate a mask, measure it, train the sparse network, summarise.
+
+The run directory (interfaces.md)::
+
+    RUN_DIR/config.json        the fully resolved configuration (seed included)
+    RUN_DIR/masks.safetensors  the final mask
+    RUN_DIR/metrics.json       ``measure`` JSON of the final mask
+    RUN_DIR/log.jsonl          one line per event
+    RUN_DIR/summary.json       final accuracy (if trained), density, timings
+    RUN_DIR/checkpoints/       last.pt (every epoch) and best.safetensors
+
+Every file is written atomically. ``resume=True`` reuses the stored mask and continues training
+after the last completed epoch; the configuration must be the one the run was started with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sparsegraph._version import __version__
+from sparsegraph.errors import BadInputError, UsageError
+from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.seed import derive_seed
+
+DEFAULT_METRICS = ("density", "ramanujan", "spectral")
+
+
+@dataclass
+class PruneRunConfig:
+    """Everything a prune run depends on; stored as ``config.json``.
+
+    Attributes:
+        model: model SPEC (zoo name, ``torchvision:<name>``, ``file.py:callable``...).
+        dataset: registered dataset name.
+        method: pruning generator name.
+        density: kept fraction of the maskable weights.
+        seed: the run seed (initialisation, pruning and training streams derive from it).
+        num_classes: classifier size (None: the dataset's).
+        checkpoint: weights to start from instead of the seeded initialisation.
+        data_root, download, val_split, data_path: data options (see ``load_train_data``).
+        method_options: generator options (``scope``, ``rounds``, ``score_batches``...).
+        recipe: training recipe name (None: the dataset's default).
+        train_options: recipe overrides (``epochs``, ``lr``, ``batch_size``...). ``epochs=0``
+            only generates and measures.
+        select_on_test: report the best test epoch as the headline (biased; warns).
+        device, amp, channels_last, deterministic: execution options.
+        metrics: metric names or families written to ``metrics.json``.
+    """
+
+    model: str
+    dataset: str
+    method: str
+    density: float
+    seed: int = 0
+    num_classes: int | None = None
+    checkpoint: str | None = None
+    data_root: str | None = None
+    download: bool = False
+    val_split: int | None = None
+    data_path: str = "auto"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    recipe: str | None = None
+    train_options: dict[str, Any] = field(default_factory=dict)
+    select_on_test: bool = False
+    device: str = "auto"
+    amp: str = "auto"
+    channels_last: str = "auto"
+    deterministic: bool = False
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["metrics"] = list(self.metrics)
+        return d
+
+
+def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = False,
+              progress: bool = False) -> dict[str, Any]:
+    """Run the pipeline into ``run_dir`` and return the summary (also in ``summary.json``).
+
+    Raises:
+        UsageError: ``run_dir`` is not empty and ``resume`` is False, or options are invalid.
+        BadInputError: a resumed run's stored configuration differs, the model does not fit the
+            dataset, or an input cannot be read.
+    """
+    from sparsegraph.data import dataset_info
+    from sparsegraph.masks import MaskSet
+    from sparsegraph.metrics import measure
+    from sparsegraph.pruning import run as prune
+    from sparsegraph.training import RunLog, load_train_data, resolve_recipe, train
+
+    started = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not 0 < config.density <= 1:
+        raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
+    info = dataset_info(config.dataset)
+    num_classes = config.num_classes or info.num_classes
+    if num_classes != info.num_classes:
+        raise BadInputError(f"--num-classes {num_classes} does not match dataset {info.name}, "
+                            f"which has {info.num_classes} classes")
+    recipe = resolve_recipe(config.recipe, info.name, **config.train_options)
+    resolved = {**config.to_dict(), "dataset": info.name, "num_classes": num_classes,
+                "recipe_resolved": recipe.to_dict(), "sparsegraph_version": __version__}
+    _prepare_run_dir(run_dir, resolved, resume)
+    log = RunLog(run_dir / "log.jsonl")
+    log.write("config", **resolved)
+    if config.select_on_test:
+        _warn(log, "--select-on-test selects epochs on the test set, which biases accuracy upwards")
+
+    model = _load_model(config, num_classes, info.input_shape)
+    data = load_train_data(info.name, config.data_root, val_split=config.val_split, download=config.download,
+                           data_path=config.data_path, seed=config.seed)
+    timings: dict[str, float] = {}
+
+    masks_path = run_dir / "masks.safetensors"
+    if resume and masks_path.exists():
+        masks = MaskSet.load(masks_path)
+        masks.check_fits(model, source=str(masks_path))
+    else:
+        t0 = time.perf_counter()
+        result = prune(model, config.method, density=config.density, data=data.train, seed=config.seed,
+                       input_shape=info.input_shape, **config.method_options)
+        timings["scoring"] = time.perf_counter() - t0
+        for event in result.events:
+            log.write("score", **{k: v for k, v in event.items() if k != "event"})
+        masks = result.masks
+        masks.save(masks_path)
+    masks.apply(model)
+
+    t0 = time.perf_counter()
+    measured = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
+                       model_spec=config.model, masks_path=str(masks_path))
+    atomic_write_text(run_dir / "metrics.json", measured.to_json() + "\n")
+    timings["metrics"] = time.perf_counter() - t0
+
+    trained = None
+    if recipe.epochs > 0:
+        t0 = time.perf_counter()
+        trained = train(model, masks, data, recipe=recipe, run_dir=run_dir, seed=config.seed,
+                        device=config.device, amp=config.amp, channels_last=config.channels_last,
+                        deterministic=config.deterministic, resume=resume and _has_checkpoint(run_dir),
+                        progress=progress, log=log, select_on_test=config.select_on_test)
+        timings["training"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    summary = _summary(config, info.name, model, masks, trained, timings)
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    log.write("summary", **summary)
+    return summary
+
+
+def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
+    config_path = run_dir / "config.json"
+    if resume:
+        if not config_path.exists():
+            raise UsageError(f"--resume given but {config_path} does not exist")
+        try:
+            stored = json.loads(config_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BadInputError(f"{config_path}: unreadable run configuration ({exc})") from None
+        differing = sorted(k for k in set(stored) | set(resolved)
+                           if k != "sparsegraph_version" and stored.get(k) != _jsonable(resolved.get(k)))
+        if differing:
+            raise BadInputError(f"{config_path}: the run was started with a different configuration "
+                                f"(differs in: {', '.join(differing)}); start a new run directory instead")
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UsageError(f"run directory {run_dir} is not empty; pass --resume to continue it or choose another -o")
+    atomic_write_text(config_path, json.dumps(resolved, indent=2) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]) -> torch.nn.Module:
+    from sparsegraph.models import load_model
+
+    zoo_kw = {"input_shape": tuple(input_shape)} if ":" not in config.model else {}
+    model = load_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint,
+                       seed=derive_seed(config.seed, "init"), **zoo_kw)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, *input_shape))
+    except RuntimeError as exc:
+        raise BadInputError(f"model '{config.model}' cannot read {config.dataset} inputs of shape "
+                            f"{tuple(input_shape)}: {str(exc).splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+    if out.dim() != 2 or out.shape[1] != num_classes:
+        raise BadInputError(f"model '{config.model}' outputs shape {tuple(out.shape[1:])} but dataset "
+                            f"{config.dataset} has {num_classes} classes")
+    return model
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    return (run_dir / "checkpoints" / "last.pt").exists()
+
+
+def _warn(log, message: str) -> None:
+    import warnings
+
+    warnings.warn(message, stacklevel=3)
+    log.write("warning", message=message)
+
+
+def _summary(config: PruneRunConfig, dataset: str, model: torch.nn.Module, masks, trained,
+             timings: dict[str, float]) -> dict[str, Any]:
+    weights = {f"{name}.weight": m.weight for name, m in model.named_modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    total = sum(w.numel() for w in weights.values())
+    nonzero = sum(int(torch.count_nonzero(w)) for w in weights.values())
+    dense_params = sum(w.numel() for name, w in weights.items() if name not in masks)
+    summary: dict[str, Any] = {
+        "format": "sparsegraph.summary/1",
+        "model": config.model,
+        "dataset": dataset,
+        "method": config.method,
+        "target_density": config.density,
+        "masked_density": masks.density,
+        "overall_density": (masks.num_kept + dense_params) / total if total else None,
+        "nonzero_weights": nonzero,
+        "layer_densities": masks.layer_densities(),
+        "mask_fingerprint": masks.fingerprint(),
+        "seed": config.seed,
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+        "sparsegraph_version": __version__,
+        "torch_version": torch.__version__,
+    }
+    if trained is not None:
+        summary.update({
+            "test_at_best_val": trained.test_at_best_val,
+            "test_final": trained.test_final,
+            "best_val": trained.best_val,
+            "best_epoch": trained.best_epoch,
+            "test_best_epoch": trained.test_best_epoch,
+            "test_best_epoch_selected_on_test": True,
+            "epochs": trained.epochs,
+            "device": trained.device,
+        })
+    return summary
