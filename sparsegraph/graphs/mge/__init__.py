@@ -14,10 +14,11 @@ import torch
 from torch import nn
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet
-from sparsegraph.graphs.encode import NETWORK_ENCODINGS, NETWORK_STREAMS, _describe
+from sparsegraph.graphs.encoder import NETWORK_ENCODINGS, NETWORK_STREAMS, describe_encoding
 from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.mge.source import MgeSource, prepare
 from sparsegraph.graphs.multipartite import MultipartiteGraph
+from sparsegraph.graphs.rebuild import GRAPH_CLASSES
 from sparsegraph.graphs.stream import EdgeStream
 
 
@@ -29,7 +30,7 @@ def estimate_size(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = N
     ``num_edges`` is exact unless overlapping pooling windows make a layer repeat (source, target)
     pairs, which the build merges; it is then an upper bound (graphs.md §6).
     """
-    from sparsegraph.graphs.encode import resolve_input_shape
+    from sparsegraph.graphs.encoder import resolve_input_shape
 
     shape = resolve_input_shape(model, input_shape, None, "mge")
     source = prepare(model, masks, shape, compat, support, None)
@@ -59,7 +60,7 @@ def encode_mge(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, *, in
     """
     source = prepare(model, masks, input_shape, compat, support, model_spec)
     check_limit(source.num_nodes, source.num_edges_bound, "arrays", max_bytes,
-                _describe("mge", model, model_spec, input_shape))
+                describe_encoding("mge", model, model_spec, input_shape))
     parts = [source.generate(s.index) for s in source.edge_sets]
     merged = any(p.multiplicity is not None for p in parts)
     edge_sets = [EdgeSet(s.index, s.name, s.kind, s.src_partitions, s.dst_partitions, len(p))
@@ -99,5 +100,6 @@ def stream_mge(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, encod
 
 NETWORK_ENCODINGS["mge"] = encode_mge
 NETWORK_STREAMS["mge"] = stream_mge
+GRAPH_CLASSES["mge"] = MultipartiteGraph
 
 __all__ = ["MultipartiteGraph", "encode_mge", "estimate_size", "stream_mge"]

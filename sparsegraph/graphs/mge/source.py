@@ -51,7 +51,7 @@ class MgeSource:
 def prepare(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, input_shape: tuple[int, ...],
             compat: str | None, support: str | None, model_spec: str | None) -> MgeSource:
     """Trace, read the layers and plan the MGE of ``model`` (no edge is generated)."""
-    from sparsegraph.graphs.encode import _graph_attrs, layer_specs
+    from sparsegraph.graphs.encoder import graph_attrs, layer_specs
     from sparsegraph.graphs.mge.structure import plan as make_plan
     from sparsegraph.topology import trace
 
@@ -85,7 +85,7 @@ def prepare(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, input_sh
         def generate(i: int) -> EdgeArrays:
             return clean.generate(structure.sets[i], i)
 
-    attrs = _graph_attrs(model, masks, "mge", input_shape, compat, rule, unmasked, model_spec)
+    attrs = graph_attrs(model, masks, "mge", input_shape, compat, rule, unmasked, model_spec)
     return MgeSource(partitions, edge_sets, may_merge, attrs, generate)
 
 
