@@ -66,6 +66,9 @@ class MemberMap:
             ``(position, member)``: the index into ``elements`` of each row, and the member node id;
             rows come in the order of ``elements``, members ascending within an element.
         """
+        if self.indices.size == self.num_elements and (self.lengths == 1).all():
+            # one member per element (layer outputs, the input, index moves): a plain lookup
+            return np.arange(elements.size, dtype=np.int64), self.indices[elements]
         counts = self.lengths[elements]
         position = np.repeat(np.arange(elements.size, dtype=np.int64), counts)
         first = np.repeat(self.indptr[elements] - np.cumsum(counts) + counts, counts)
