@@ -137,11 +137,12 @@ class PoolNet(nn.Module):
 
 
 def brute_force(model, masks, H):
-    """The c2 and fc edge multisets from explicit member sets (Python loops: tiny nets only)."""
+    """c2's edges (pair -> list of weights) from explicit member sets (Python loops: tiny nets only)."""
     pool = model.pool
     x = torch.zeros(1, 3, H, H)
     Ho = pool(x).shape[-1]
-    k, s, p = (pool.kernel_size, pool.stride, pool.padding) if not isinstance(pool, nn.AdaptiveMaxPool2d) else (None,) * 3
+    adaptive = isinstance(pool, nn.AdaptiveMaxPool2d)
+    k, s, p = (None, None, None) if adaptive else (pool.kernel_size, pool.stride, pool.padding)
     members = {}
     for c in range(3):
         for oy in range(Ho):
@@ -279,12 +280,15 @@ def test_mlp_compat_equals_clean_up_to_float16_and_order():
     clean = mge(model, masks, (1, 8, 8))
     compat = mge(model, masks, (1, 8, 8), compat="mge2024")
     assert [p.to_dict() for p in clean.partitions] == [p.to_dict() for p in compat.partitions]
-    for g in (clean, compat):
+
+    def canonical(g):
         order = np.lexsort((g.arrays.dst, g.arrays.src))
-        g.sorted = (g.arrays.src[order], g.arrays.dst[order], g.arrays.signed_weight[order])
-    assert all(np.array_equal(a, b) for a, b in zip(clean.sorted, compat.sorted))
-    assert np.array_equal(compat.arrays.weight[np.lexsort((compat.arrays.dst, compat.arrays.src))],
-                          clean.sorted[2].__abs__().astype(np.float16).astype(np.float32))
+        return g.arrays.src[order], g.arrays.dst[order], g.arrays.signed_weight[order], g.arrays.weight[order]
+
+    c_src, c_dst, c_signed, c_weight = canonical(clean)
+    p_src, p_dst, p_signed, p_weight = canonical(compat)
+    assert np.array_equal(c_src, p_src) and np.array_equal(c_dst, p_dst) and np.array_equal(c_signed, p_signed)
+    assert np.array_equal(p_weight, c_weight.astype(np.float16).astype(np.float32))
 
 
 @pytest.mark.parametrize("spec,kw,construct", [

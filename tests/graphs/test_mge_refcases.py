@@ -24,7 +24,9 @@ NPZ = np.load(DATA / "mge.npz")
 class MLP3(nn.Module):
     def __init__(self):
         super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(12, 8, bias=False), nn.Linear(8, 6, bias=False), nn.Linear(6, 4, bias=False)
+        self.fc1 = nn.Linear(12, 8, bias=False)
+        self.fc2 = nn.Linear(8, 6, bias=False)
+        self.fc3 = nn.Linear(6, 4, bias=False)
 
     def forward(self, x):
         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))

@@ -47,7 +47,10 @@ class Window:
         """Members of window number ``v = c·nw² + wy·nw + wx`` (clipped at g)."""
         nw = self.per_side
         w = v % (nw * nw)
-        side = lambda o: np.minimum(o * self.stride + self.kernel, self.grid) - o * self.stride  # noqa: E731
+
+        def side(origin: np.ndarray) -> np.ndarray:
+            return np.minimum(origin * self.stride + self.kernel, self.grid) - origin * self.stride
+
         return side(w // nw) * side(w % nw)
 
     def expand(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -306,7 +309,7 @@ class CompatEdges:
         kh, kw = spec.support.shape[2:]
         s, P, p, Q = spec.stride[0], unit.P, unit.pad, unit.Q
         depthwise = spec.groups != 1
-        per_j = (spec.support[:, 0] if depthwise else None)  # depthwise: (C, kh, kw), j = c
+        per_j = spec.support[:, 0] if depthwise else None  # depthwise: (C, kh, kw), j = c
         total = 0
         for a in range(kh):
             ys = np.arange(unit.o) * s + a

@@ -9,7 +9,7 @@ sets whose repeated pairs get merged). ``encode`` turns it into a :class:`Multip
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Partition, node_partition
+from sparsegraph.graphs.encodings.spec import LayerSpec
 
 
 @dataclass
@@ -89,7 +90,6 @@ def prepare(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, input_sh
     return MgeSource(partitions, edge_sets, may_merge, attrs, generate)
 
 
-def _nonzero(spec):
-    from dataclasses import replace
-
+def _nonzero(spec: LayerSpec) -> LayerSpec:
+    """The spec with support ``mask·w ≠ 0``."""
     return replace(spec, support=spec.support & (spec.weight != 0))
