@@ -276,7 +276,7 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
             timings["selection"] += time.perf_counter() - start
             events.append({"event": "score", "method": method, "round": r, "rounds": rounds, "kept": k,
                            "seconds": time.perf_counter() - round_start})
-    metadata = {"generator": method, "seed": plan.seed, "density": d}
+    metadata = {"generator": method, "seed": plan.seed, "target_density": d}
     weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
     timings["total"] = time.perf_counter() - started
     return PruneResult(masks=MaskSet(masks, metadata=metadata), weights=weights, events=events,

@@ -31,7 +31,7 @@ def net(request, h):
 
 @pytest.mark.parametrize("method", ALL)
 @pytest.mark.parametrize("density", [0.5, 0.1, 0.01, 0.001])
-def test_exact_counts_and_well_formed(method, density, net):
+def test_exact_counts_and_well_formed(method, density, net, tmp_path):
     model, batch = net
     result = sg.pruning.run(model, method, density=density, data=batch, seed=0, **options(method, batch))
     masks = result.masks
@@ -41,7 +41,9 @@ def test_exact_counts_and_well_formed(method, density, net):
         assert mask.dtype == torch.bool and mask.shape == maskable.params[name].shape
     total = sum(maskable.sizes)
     assert sum(int(m.sum()) for m in masks.values()) == keep_count(density, total)
-    assert masks.metadata == {"generator": method, "seed": 0, "density": density}
+    assert masks.metadata == {"generator": method, "seed": 0, "target_density": density}
+    masks.save(tmp_path / "m.safetensors")  # metadata fits the file header
+    assert type(masks).load(tmp_path / "m.safetensors").metadata["target_density"] == density
     rounds = FAST["rounds"] if method in ("synflow", "iter-snip") else 1
     assert [e["kept"] for e in result.events] == schedule(density, total, rounds)
 
