@@ -321,3 +321,21 @@ def test_export_npz_round_trip(tmp_path):
     key = lambda a: np.lexsort((a.edge_set, a.dst, a.src))  # noqa: E731
     for f in ("src", "dst", "weight", "signed_weight"):
         assert np.array_equal(getattr(ga, f)[key(ga)], getattr(ba, f)[key(ba)])
+
+
+def test_fx_and_hooks_traces_give_the_same_graph(monkeypatch):
+    import functools
+
+    import sparsegraph.topology as topology
+
+    model = sg.create_model("resnet20", shortcut="A")
+    masks = random_masks(model, 0.02)
+    graphs, original = [], topology.trace
+    for tracer in ("fx", "hooks"):
+        monkeypatch.setattr(topology, "trace", functools.partial(original, tracer=tracer))
+        graphs.append(mge(model, masks, (3, 32, 32)))
+    a, b = graphs
+    assert [p.to_dict() for p in a.partitions] == [p.to_dict() for p in b.partitions]
+    assert [s.to_dict() for s in a.edge_sets] == [s.to_dict() for s in b.edge_sets]
+    for f in ("src", "dst", "weight", "signed_weight", "edge_set"):
+        assert np.array_equal(getattr(a.arrays, f), getattr(b.arrays, f))
