@@ -14,6 +14,8 @@ from sparsegraph_cli.masks import masks
 from sparsegraph_cli.measure import measure_command
 from sparsegraph_cli.metrics import metrics_command
 from sparsegraph_cli.models import models
+from sparsegraph_cli.prune import prune
+from sparsegraph_cli.study import study
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -62,7 +64,8 @@ main.add_command(export)
 main.add_command(masks)
 main.add_command(measure_command)
 main.add_command(metrics_command)
-
+main.add_command(prune)
+main.add_command(study)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

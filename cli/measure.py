@@ -54,8 +54,12 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
 @device_option(default=None)
 @format_option(("table", "json", "jsonl", "csv"), "table")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
+@click.option("--write-effective-masks", "effective_masks_path", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH", help="Also write the effective weights (on an input→output path; the paths "
+                                   "convention applies) as a mask file (.safetensors, .pt or .npz).")
 def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
-                    input_shape, include, exclude, option_pairs, device, fmt, output) -> None:
+                    input_shape, include, exclude, option_pairs, device, fmt, output,
+                    effective_masks_path) -> None:
     """Measure a model and its masks with registry metrics (layer rows and network rows)."""
     from sparsegraph.metrics import measure
     from sparsegraph.utils import resolve_device
@@ -68,6 +72,12 @@ def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_
     result = measure(model, masks, metrics, parse_shape(input_shape), include=include, exclude=exclude,
                      convention=convention, device=None if device is None else resolve_device(device),
                      model_spec=model_spec, masks_path=masks_path, **options)
+    if effective_masks_path is not None:
+        from sparsegraph.metrics import effective_masks
+
+        paths_convention = result.options.get("paths_convention", "exact")
+        effective_masks(model, masks, result.options.get("input_shape"), convention=paths_convention,
+                        device=None if device is None else resolve_device(device)).save(effective_masks_path)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":

@@ -106,9 +106,17 @@ class UnknownMetricError(UsageError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class GeneratorRegistrationError(SparsegraphError, ValueError):
+    """An invalid or duplicate pruning-generator registration."""
+
+
 class NonFiniteScoreError(SparsegraphError, ValueError):
     """A pruning score containing NaN or +-inf."""
 
 
 class TrainingError(SparsegraphError):
     """Training could not continue (e.g. a NaN loss); the last good checkpoint is kept."""
+
+
+class StudyInputError(BadInputError):
+    """A study directory or study CSV that cannot be analysed (no readable runs, missing columns)."""

@@ -1,0 +1,3 @@
+"""The built-in generators; importing this package registers them."""
+
+from sparsegraph.pruning.generators import grasp, magnitude, random, snip, synflow  # noqa: F401
