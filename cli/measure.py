@@ -68,8 +68,9 @@ def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_
 
     options = parse_options(option_pairs)
     resolve(metrics)  # an unknown metric name fails before the model is loaded
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros)
-    result = measure(model, masks, metrics, parse_shape(input_shape), include=include, exclude=exclude,
+    shape = parse_shape(input_shape)
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
+    result = measure(model, masks, metrics, shape, include=include, exclude=exclude,
                      convention=convention, device=device,
                      model_spec=model_spec, masks_path=masks_path, **options)
     if effective_masks_path is not None:

@@ -305,9 +305,8 @@ def _jsonable(value: Any) -> Any:
 def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]) -> torch.nn.Module:
     from sparsegraph.models import load_model
 
-    zoo_kw = {"input_shape": tuple(input_shape)} if ":" not in config.model else {}
     model = load_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint,
-                       seed=derive_seed(config.seed, "init"), **zoo_kw)
+                       seed=derive_seed(config.seed, "init"), input_shape=tuple(input_shape))
     was_training = model.training
     model.eval()
     try:

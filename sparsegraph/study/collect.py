@@ -388,7 +388,7 @@ def rebuild_model(record: StudyRecord):
     info = dataset_info(record.dataset) if record.dataset else None
     input_shape = tuple(info.input_shape) if info else None
     num_classes = record.num_classes or (info.num_classes if info else 10)
-    zoo_kw = {"input_shape": input_shape} if input_shape and ":" not in record.model else {}
     model = load_model(record.model, num_classes=num_classes, checkpoint=record.checkpoint,
-                       seed=derive_seed(record.seed if record.seed is not None else 0, "init"), **zoo_kw)
+                       seed=derive_seed(record.seed if record.seed is not None else 0, "init"),
+                       input_shape=input_shape)
     return model, input_shape or getattr(model, "input_shape", None)
