@@ -6,7 +6,8 @@ import json
 
 import click
 
-from sparsegraph_cli.options import device_option, format_option, no_progress_option, progress_enabled, seed_option
+from sparsegraph_cli.options import (device_option, format_option, no_progress_option, progress_enabled, seed_option,
+                                     training_options, training_settings)
 from sparsegraph_cli.output import emit, render_json
 
 
@@ -74,22 +75,7 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="Early-Bird: give up after this many epochs (default half the recipe).")
 @click.option("--eb-retrain", type=click.Choice(["rewind", "continue", "reinit"]), default=None,
               help="Early-Bird: retrain from θ_0 (default), the Early-Bird weights, or a re-initialisation.")
-@click.option("--recipe", type=click.Choice(["cifar", "cifar-cos", "seed250", "small"]), default=None,
-              help="Training recipe (default: small for digits/MNIST, cifar otherwise).")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (0: only generate and measure).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
-@click.option("--lr", type=float, default=None, help="Peak learning rate.")
-@click.option("--weight-decay", type=float, default=None, help="Weight decay.")
-@click.option("--val-split", type=click.IntRange(min=0), default=None,
-              help="Held-out val images (default 5000; digits: its fixed split; 0: none).")
-@click.option("--select-on-test", is_flag=True, help="Headline = best test epoch (published setting; biased).")
-@click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
-              help="Mixed precision on CUDA.")
-@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="channels_last memory format (auto: conv nets on CUDA).")
-@click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise-reproducible resume).")
-@click.option("--data-path", type=click.Choice(["auto", "tensors", "loader"]), default="auto", show_default=True,
-              help="Hold the dataset as tensors on the device (auto: when under 2 GiB) or use a DataLoader.")
+@training_options()
 @click.option("--metrics", "metrics", default="density,ramanujan,spectral", show_default=True,
               help="Metric names or families written to metrics.json.")
 @device_option()
@@ -130,14 +116,12 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
         "eb_max_epochs": eb_max_epochs, "eb_retrain": eb_retrain,
     }.items() if v is not None}
-    train_options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                       "weight_decay": weight_decay}.items() if v is not None}
+    training = training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
+                                 channels_last, deterministic, data_path)
     config = PruneRunConfig(
         model=model_spec, dataset=dataset, method=method, density=d, seed=seed, num_classes=num_classes,
-        checkpoint=checkpoint, data_root=data_root, download=download, val_split=val_split, data_path=data_path,
-        method_options=method_options, recipe=recipe, train_options=train_options, select_on_test=select_on_test,
-        device=device, amp=amp, channels_last=channels_last, deterministic=deterministic,
-        metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot)
+        checkpoint=checkpoint, data_root=data_root, download=download, method_options=method_options,
+        device=device, metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot, **training)
     summary = run_prune(config, run_dir, resume=resume, progress=progress_enabled(no_progress))
     if fmt == "json":
         emit(render_json(summary), None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sparsegraph_cli.options import device_option, format_option, no_progress_option
+from sparsegraph_cli.options import device_option, format_option, no_progress_option, training_options, training_settings
 from sparsegraph_cli.output import emit, render_json, render_table
 
 
@@ -41,18 +41,7 @@ def study() -> None:
 @click.option("--score-batch-size", type=click.IntRange(min=1), default=None, help="Scoring batch size.")
 @click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
               help="Generator option for every method (repeatable), e.g. --option scope=layer.")
-@click.option("--recipe", type=click.Choice(["cifar", "cifar-cos", "seed250", "small"]), default=None,
-              help="Training recipe (default: small for digits/MNIST, cifar otherwise).")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (0: only prune and measure).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
-@click.option("--lr", type=float, default=None, help="Peak learning rate.")
-@click.option("--weight-decay", type=float, default=None, help="Weight decay.")
-@click.option("--val-split", type=click.IntRange(min=0), default=None,
-              help="Held-out val images (default 5000; digits: its fixed split; 0: none).")
-@click.option("--select-on-test", is_flag=True, help="Headline = best test epoch (published setting; biased).")
-@click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
-              help="Mixed precision on CUDA.")
-@click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise-reproducible resume).")
+@training_options()
 @click.option("--metrics", default="density,ramanujan,spectral", show_default=True,
               help="Metric names or families each run writes to metrics.json.")
 @device_option()
@@ -64,7 +53,8 @@ def study() -> None:
 @format_option(("table", "json"), "table")
 def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoint, num_classes, data_root, download,
                 score_batches, score_batch_size, option_pairs, recipe, epochs, batch_size, lr, weight_decay, val_split,
-                select_on_test, amp, deterministic, metrics, device, executor, workers, ray_address, study_dir, fmt):
+                select_on_test, amp, channels_last, deterministic, data_path, metrics, device, executor, workers,
+                ray_address, study_dir, fmt):
     """Prune (and train) every method x sparsity x seed into STUDY_DIR/<method>_s<sparsity>_seed<seed>.
 
     Finished runs (summary.json present) are skipped and interrupted ones resumed, so the same
@@ -76,12 +66,10 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
     method_options = {**parse_options(option_pairs),
                       **{k: v for k, v in {"score_batches": score_batches, "score_batch_size": score_batch_size}.items()
                          if v is not None}}
-    train_options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                       "weight_decay": weight_decay}.items() if v is not None}
     settings = {"num_classes": num_classes, "checkpoint": checkpoint, "data_root": data_root, "download": download,
-                "val_split": val_split, "method_options": method_options, "recipe": recipe,
-                "train_options": train_options, "select_on_test": select_on_test, "device": device, "amp": amp,
-                "deterministic": deterministic, "metrics": parse_list(metrics, str, "--metrics")}
+                "method_options": method_options, "device": device, "metrics": parse_list(metrics, str, "--metrics"),
+                **training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
+                                    channels_last, deterministic, data_path)}
     spec = GridSpec(model=model_spec, dataset=dataset, methods=parse_list(methods, str, "--methods"),
                     sparsities=parse_list(sparsities, float, "--sparsities"), seeds=parse_list(seeds, int, "--seeds"),
                     dense=dense, settings=settings)
