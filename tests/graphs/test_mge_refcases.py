@@ -1,4 +1,4 @@
-"""compat="mge2024" MGE against the reference edge lists of eliacunegatti/mge-snn (tests/data/mge.*).
+"""compat="mge2024" MGE against the reference edge lists of eliacunegatti/mge-snn (tests/refcases/mge.*).
 
 The reference cases' architectures are rebuilt here as torch modules with the reference weights;
 node and edge counts, partition sizes, partition-pair counts, and the edge lists (ids, order and
@@ -16,7 +16,7 @@ from torch import nn
 
 import sparsegraph as sg
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "refcases"
 REF = {c["case"]: c for c in json.loads((DATA / "mge.json").read_text())["cases"]}
 NPZ = np.load(DATA / "mge.npz")
 

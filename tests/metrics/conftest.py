@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-PATHS_REFCASES = Path(__file__).resolve().parents[1] / "data" / "refcases"
+PATHS_REFCASES = Path(__file__).resolve().parents[1] / "refcases"
 
 
 class _RefBlock(nn.Module):

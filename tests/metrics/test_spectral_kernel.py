@@ -18,7 +18,7 @@ from sparsegraph.metrics.spectral_kernel import (
     layer_spectra, prepare, sigma_pair, spectra_of, threshold,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "refcases"
+DATA = Path(__file__).resolve().parents[1] / "refcases"
 
 
 def _random_layer(rng, n_out, n_in, density, *, conv=False):
