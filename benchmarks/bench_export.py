@@ -3,9 +3,15 @@
 Runs on the ResNet-20 layer geometry (CIFAR, 3x32x32) with uniform random masks at 98 % sparsity,
 built directly as layer specs (steps ``build`` ... ``npz``), plus ``sg.encode`` on the zoo model
 (tracing included, model construction excluded). Prints one row per (encoding, step): median of
-``--repeat`` runs after a warm-up. Whole-network (mge) rows are added by the multipartite builder.
+``--repeat`` runs after a warm-up.
 
-Usage: python benchmarks/bench_export.py [--repeat 5] [--density 0.02]
+Whole-network ``mge`` rows (clean and ``compat="mge2024"``): ResNet-20 and CONV-6 at 98 % sparsity and
+CIFAR ResNet-18 at 99 %, ERK masks (``sg.prune(model, "erk", ...)``, seed 0): ``sg.encode`` from
+(model, masks) with tracing included, ``+ to_scipy`` (MGE -> CSR), ``to_igraph`` and the tracemalloc
+peak of one MGE -> CSR run. Targets on 2 cores (graphs.md §6): ResNet-20 MGE -> CSR <= 1 s, CSR -> igraph
+<= 2 s; CONV-6 MGE -> CSR <= 3 s.
+
+Usage: python benchmarks/bench_export.py [--repeat 5] [--density 0.02] [--mge-only]
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +66,54 @@ def median_time(fn, repeat: int) -> float:
     return statistics.median(times)
 
 
+#: mge benchmark cases: zoo model -> ERK density
+MGE_CASES = {"resnet20": 0.02, "conv6": 0.02, "resnet18": 0.01}
+
+
+def mge_rows(repeat: int) -> list[tuple]:
+    """(model, compat, step, nodes, edges, seconds or MiB) rows of the multipartite encoding."""
+    rows = []
+    for name, density in MGE_CASES.items():
+        model = sg.create_model(name)
+        masks = sg.prune(model, "erk", density=density, seed=0)
+        for compat in (None, "mge2024"):
+            def build(compat=compat):
+                return sg.encode(model, masks, encoding="mge", input_shape=(3, 32, 32), compat=compat)
+
+            graph = build()
+            label = f"{name} {density:g}" + (" compat" if compat else "")
+            n, e = graph.num_nodes, graph.num_edges
+            rows.append((label, "sg.encode", n, e, median_time(build, repeat)))
+            rows.append((label, "sg.encode + to_scipy", n, e, median_time(lambda: build().to_scipy(), repeat)))
+            rows.append((label, "to_igraph", n, e, median_time(graph.to_igraph, max(1, repeat // 2))))
+            del graph
+            tracemalloc.start()
+            build().to_scipy()
+            rows.append((label, "peak MiB (to_scipy)", n, e, tracemalloc.get_traced_memory()[1] / 2**20))
+            tracemalloc.stop()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--density", type=float, default=0.02)
+    parser.add_argument("--mge-only", action="store_true", help="only the whole-network mge rows")
     args = parser.parse_args()
+    # the trace's shape pass runs tiny convs, which extra torch threads only slow down
+    torch.set_num_threads(1)
+    if not args.mge_only:
+        per_layer(args)
+    header = f"{'model, density':<22} {'step':<22} {'nodes':>10} {'edges':>11} {'median s':>10}"
+    print(f"\nmge (ERK masks, 3x32x32), median of {args.repeat} runs")
+    print(header)
+    print("-" * len(header))
+    for label, step, n, e, t in mge_rows(args.repeat):
+        print(f"{label:<22} {step:<22} {n:>10,} {e:>11,} {t:>10.3f}", flush=True)
+
+
+def per_layer(args: argparse.Namespace) -> None:
+    """The per-layer encodings' rows."""
     specs = resnet20_specs(args.density)
     model = sg.create_model("resnet20")
     masks = {s.name + ".weight": torch.from_numpy(s.support) for s in specs}

@@ -8,11 +8,15 @@ Workloads, on the zoo's CIFAR ResNets (``sg.create_model``, seed 0) with random 
   ResNet-34 (37 layers), target ≤ 0.5 s.
 
 Times are taken after imports, with masks and layer graphs already built, as ``measure`` does it: one
-batch preparation of every layer, then every metric on every layer reading the shared cache. Run::
+batch preparation of every layer, then every metric on every layer reading the shared cache. Routes
+(``--devices``): ``host`` is the default ``device=None`` route (SciPy sparse Grams, LAPACK ``dsyevr`` top
+two per matrix at its exact size, ARPACK); ``cpu`` and ``cuda`` run the torch backend on that device
+(padded batched Grams and ``eigvalsh``, block Lanczos), ``cuda`` only where CUDA is available. Run::
 
-    OMP_NUM_THREADS=2 python benchmarks/bench_spectral.py [--repeat 3] [--device cpu] [--solvers auto lanczos]
+    OMP_NUM_THREADS=1 python benchmarks/bench_spectral.py [--repeat 3] [--devices host cpu] [--solvers auto]
 
-Prints a table (best wall and CPU seconds of the repetitions) and exits 0.
+Prints a table (best wall and CPU seconds of the repetitions) and exits 0. On a machine shared with other
+processes, multi-threaded LAPACK (``OMP_NUM_THREADS=2``) can be many times slower than one thread.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 import sparsegraph as sg
 from sparsegraph.metrics import ramanujan, spectral
@@ -70,25 +75,31 @@ def erk_graphs(model_name: str, density: float, seed: int = 0) -> list:
     return graphs
 
 
-def run(graphs: list, metrics, convention: str, solver: str, device) -> tuple[float, float]:
+def run(graphs: list, metrics, convention: str, solver: str, device: str | None) -> tuple[float, float]:
     """Wall and CPU seconds of one measure-like pass: batch preparation, then every metric on every layer.
 
     CPU time (all threads of the process) is reported too because wall time on a shared machine mostly
     measures the other processes.
     """
     start, cpu = time.perf_counter(), time.process_time()
+    if device is not None and device.startswith("cuda"):
+        torch.cuda.synchronize()
     with metric_cache() as cache:
         prepare(graphs, cache, convention=convention, solver=solver, device=device)
         for graph in graphs:
             for metric in metrics:
                 metric(graph, convention=convention, solver=solver, device=device)
+    if device is not None and device.startswith("cuda"):
+        torch.cuda.synchronize()
     return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (the best is reported)")
-    parser.add_argument("--device", default=None, help="torch device for the batched eigensolves")
+    parser.add_argument("--devices", nargs="+", default=["host", "cpu", "cuda"],
+                        help="routes to time: host (device=None), or torch devices (cpu, cuda; cuda is "
+                             "skipped without CUDA)")
     parser.add_argument("--solvers", nargs="+", default=["auto", "lanczos"],
                         choices=["auto", "gram", "lanczos", "dense"],
                         help="solver options to time (auto is the metrics.md §8 route)")
@@ -97,13 +108,19 @@ def main() -> int:
         ("ResNet-18, 4 full-spectrum axes (neurips2023)", "resnet18", FULL_SPECTRUM_AXES, "neurips2023"),
         ("ResNet-34, ICLR family (iclr2023)", "resnet34", ICLR_FAMILY, "iclr2023"),
     ]
-    print(f"{'workload':<48} {'solver':>8} {'layers':>6} {'edges':>8} {'wall s':>8} {'cpu s':>8} {'target s':>8}")
+    devices = [None if d == "host" else d for d in args.devices
+               if not (d.startswith("cuda") and not torch.cuda.is_available())]
+    print(f"{'workload':<48} {'route':>6} {'solver':>8} {'layers':>6} {'edges':>8} {'wall s':>8} {'cpu s':>8} "
+          f"{'target s':>8}")
     for label, model_name, metrics, convention in workloads:
         graphs = erk_graphs(model_name, 0.01)
         edges = sum(g.num_edges for g in graphs)
-        for solver in args.solvers:
-            wall, cpu = min(run(graphs, metrics, convention, solver, args.device) for _ in range(max(1, args.repeat)))
-            print(f"{label:<48} {solver:>8} {len(graphs):>6} {edges:>8} {wall:>8.3f} {cpu:>8.3f} {0.5:>8.1f}")
+        for device in devices:
+            for solver in args.solvers:
+                runs = [run(graphs, metrics, convention, solver, device) for _ in range(max(1, args.repeat) + 1)]
+                wall, cpu = min(r[0] for r in runs[1:]), min(r[1] for r in runs[1:])  # the first run warms up
+                print(f"{label:<48} {device or 'host':>6} {solver:>8} {len(graphs):>6} {edges:>8} {wall:>8.3f} "
+                      f"{cpu:>8.3f} {0.5:>8.1f}")
     return 0
 
 

@@ -52,7 +52,7 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
         limit = None if max_memory is None else parse_bytes(max_memory)
     except (click.BadParameter, ValueError) as exc:
         raise UsageError(f"{exc}") from None
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros)
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
     export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat, max_bytes=limit,
                  model_spec=model_spec)
     if output != "-":

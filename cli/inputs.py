@@ -39,8 +39,12 @@ def model_options(with_masks: bool = True, required: bool = True) -> Callable[[C
 
 
 def load_model_and_masks(model_spec: str, checkpoint: str | None, num_classes: int,
-                         masks_path: str | None = None, masks_from_zeros: bool = False):
+                         masks_path: str | None = None, masks_from_zeros: bool = False,
+                         input_shape: tuple[int, ...] | None = None):
     """Resolve the model SPEC, load the checkpoint and the masks, and check that they fit.
+
+    A zoo model is built for ``input_shape`` when one is given (e.g. ``1,8,8`` for digits: the
+    stem's input channels and the first linear width follow it); other SPECs ignore it here.
 
     Returns:
         ``(model, masks)``, where ``masks`` is a :class:`sparsegraph.MaskSet`, or None for a dense
@@ -50,7 +54,7 @@ def load_model_and_masks(model_spec: str, checkpoint: str | None, num_classes: i
     from sparsegraph.masks import MaskSet
     from sparsegraph.models import load_model
 
-    model = load_model(model_spec, num_classes=num_classes, checkpoint=checkpoint)
+    model = load_model(model_spec, num_classes=num_classes, checkpoint=checkpoint, input_shape=input_shape)
     if masks_path is not None:
         masks = MaskSet.load(masks_path)
         masks.check_fits(model, source=masks_path)
@@ -60,3 +64,4 @@ def load_model_and_masks(model_spec: str, checkpoint: str | None, num_classes: i
         warnings.warn("no masks given: measuring the dense model", stacklevel=2)
         return model, None
     return model, masks
+

@@ -15,6 +15,7 @@ from sparsegraph_cli.measure import measure_command
 from sparsegraph_cli.metrics import metrics_command
 from sparsegraph_cli.models import models
 from sparsegraph_cli.prune import prune
+from sparsegraph_cli.study import study
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -63,8 +64,8 @@ main.add_command(export)
 main.add_command(masks)
 main.add_command(measure_command)
 main.add_command(metrics_command)
-
 main.add_command(prune)
+main.add_command(study)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

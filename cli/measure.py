@@ -51,23 +51,34 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
               help="Skip layers matching this fnmatch pattern (or re:REGEX); repeatable.")
 @click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
               help="A metric or measure option, e.g. solver=dense or aggregate=valid_mean; repeatable.")
-@device_option(default=None)
+@device_option()
 @format_option(("table", "json", "jsonl", "csv"), "table")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
+@click.option("--write-effective-masks", "effective_masks_path", type=click.Path(dir_okay=False), default=None,
+              metavar="PATH", help="Also write the effective weights (on an input→output path; the paths "
+                                   "convention applies) as a mask file (.safetensors, .pt or .npz).")
 def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
-                    input_shape, include, exclude, option_pairs, device, fmt, output) -> None:
+                    input_shape, include, exclude, option_pairs, device, fmt, output,
+                    effective_masks_path) -> None:
     """Measure a model and its masks with registry metrics (layer rows and network rows)."""
     from sparsegraph.metrics import measure
-    from sparsegraph.utils import resolve_device
-
     from sparsegraph.metrics.registry import resolve
+
+    device = _metric_device(device)
 
     options = parse_options(option_pairs)
     resolve(metrics)  # an unknown metric name fails before the model is loaded
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros)
-    result = measure(model, masks, metrics, parse_shape(input_shape), include=include, exclude=exclude,
-                     convention=convention, device=None if device is None else resolve_device(device),
+    shape = parse_shape(input_shape)
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
+    result = measure(model, masks, metrics, shape, include=include, exclude=exclude,
+                     convention=convention, device=device,
                      model_spec=model_spec, masks_path=masks_path, **options)
+    if effective_masks_path is not None:
+        from sparsegraph.metrics import effective_masks
+
+        paths_convention = result.options.get("paths_convention", "exact")
+        effective_masks(model, masks, result.options.get("input_shape"), convention=paths_convention,
+                        device=device).save(effective_masks_path)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":
@@ -79,3 +90,15 @@ def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_
     else:
         columns, rows = result.to_grid()
         emit(render_table(rows, columns), output)
+
+
+def _metric_device(device: str):
+    """``auto`` is CUDA when available, else the default host (NumPy/SciPy) route of the metrics;
+    an explicit ``cpu`` or ``cuda[:N]`` runs the torch route on that device."""
+    import torch
+
+    from sparsegraph.utils import resolve_device
+
+    if device == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    return resolve_device(device)

@@ -49,3 +49,44 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     if not shape or any(s <= 0 for s in shape):
         raise click.BadParameter(f"{text!r} is not a shape like 3,32,32")
     return shape
+
+
+_TRAINING_OPTIONS = (
+    click.option("--recipe", type=click.Choice(["cifar", "cifar-cos", "seed250", "small"]), default=None,
+                 help="Training recipe (default: small for digits/MNIST, cifar otherwise)."),
+    click.option("--epochs", type=click.IntRange(min=0), default=None,
+                 help="Training epochs (0: only generate and measure)."),
+    click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size."),
+    click.option("--lr", type=float, default=None, help="Peak learning rate."),
+    click.option("--weight-decay", type=float, default=None, help="Weight decay."),
+    click.option("--val-split", type=click.IntRange(min=0), default=None,
+                 help="Held-out val images (default 5000; digits: its fixed split; 0: none)."),
+    click.option("--select-on-test", is_flag=True, help="Headline = best test epoch (published setting; biased)."),
+    click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
+                 help="Mixed precision on CUDA."),
+    click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+                 help="channels_last memory format (auto: conv nets on CUDA)."),
+    click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise-reproducible resume)."),
+    click.option("--data-path", type=click.Choice(["auto", "tensors", "loader"]), default="auto", show_default=True,
+                 help="Hold the dataset as tensors on the device (auto: when under 2 GiB) or use a DataLoader."),
+)
+
+
+def training_options() -> Decorator:
+    """The training options shared by ``prune`` and ``study run`` (see :func:`training_settings`)."""
+
+    def decorate(func: Callable) -> Callable:
+        for opt in reversed(_TRAINING_OPTIONS):
+            func = opt(func)
+        return func
+
+    return decorate
+
+
+def training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp, channels_last,
+                      deterministic, data_path) -> dict:
+    """The :class:`~sparsegraph.runs.PruneRunConfig` fields that :func:`training_options` sets."""
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay}
+    return {"recipe": recipe, "train_options": {k: v for k, v in overrides.items() if v is not None},
+            "val_split": val_split, "select_on_test": select_on_test, "amp": amp, "channels_last": channels_last,
+            "deterministic": deterministic, "data_path": data_path}

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from sparsegraph_cli.options import device_option, format_option, no_progress_option, progress_enabled, seed_option
+from sparsegraph_cli.options import (device_option, format_option, no_progress_option, progress_enabled, seed_option,
+                                     training_options, training_settings)
 from sparsegraph_cli.output import emit, render_json
 
 
@@ -24,7 +25,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
               help="Data root (default $SPARSEGRAPH_DATA, else ./datasets).")
 @click.option("--download", is_flag=True, help="Download a missing torchvision dataset.")
-@click.option("--method", required=True, help="Pruning generator (see the docs: random, erk, snip, grasp, synflow, ...).")
+@click.option("--method", required=True,
+              help="Pruning method: a generator (random, erk, snip, grasp, synflow, ...), pags, pegs, imp, "
+                   "early-bird (alias eb).")
 @click.option("--sparsity", type=float, default=None, help="Pruned fraction s in [0, 1); or give --density.")
 @click.option("--density", type=float, default=None, help="Kept fraction d = 1 - s in (0, 1].")
 @click.option("--scope", type=click.Choice(["global", "layer"]), default=None, help="Global or layer-wise selection.")
@@ -37,22 +40,42 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--exclude", multiple=True, metavar="REGEX", help="Keep matching parameters dense (repeatable).")
 @click.option("--dense-first-layer", is_flag=True, help="Keep the first prunable layer dense.")
 @click.option("--dense-classifier", is_flag=True, help="Keep the last prunable layer dense.")
-@click.option("--recipe", type=click.Choice(["cifar", "cifar-cos", "seed250", "small"]), default=None,
-              help="Training recipe (default: small for digits/MNIST, cifar otherwise).")
-@click.option("--epochs", type=click.IntRange(min=0), default=None, help="Training epochs (0: only generate and measure).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch size.")
-@click.option("--lr", type=float, default=None, help="Peak learning rate.")
-@click.option("--weight-decay", type=float, default=None, help="Weight decay.")
-@click.option("--val-split", type=click.IntRange(min=0), default=None,
-              help="Held-out val images (default 5000; digits: its fixed split; 0: none).")
-@click.option("--select-on-test", is_flag=True, help="Headline = best test epoch (published setting; biased).")
-@click.option("--amp", type=click.Choice(["auto", "off", "bf16", "fp16"]), default="auto", show_default=True,
-              help="Mixed precision on CUDA.")
-@click.option("--channels-last", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="channels_last memory format (auto: conv nets on CUDA).")
-@click.option("--deterministic", is_flag=True, help="Deterministic algorithms (bitwise-reproducible resume).")
-@click.option("--data-path", type=click.Choice(["auto", "tensors", "loader"]), default="auto", show_default=True,
-              help="Hold the dataset as tensors on the device (auto: when under 2 GiB) or use a DataLoader.")
+@click.option("--base", default=None, help="PAGS/PEGS: the base generator sampled (snip, grasp, erk, random, ...).")
+@click.option("--population", type=click.IntRange(min=0), default=None,
+              help="PAGS/PEGS: samples after the base mask (default 1000; 0 = the base mask).")
+@click.option("--interval", type=click.IntRange(min=1), default=None,
+              help="PAGS/PEGS: snapshot and state every N samples (default 20).")
+@click.option("--score", "score_metric", default=None, metavar="METRIC",
+              help="PAGS/PEGS: registry metric to optimise (default spectral.full_spectrum; "
+                   "its direction comes from the registry).")
+@click.option("--score-direction", type=click.Choice(["max", "min"]), default=None,
+              help="PAGS/PEGS: optimise the score upwards or downwards (default: the registry's direction; "
+                   "required for metrics without one).")
+@click.option("--rule", type=click.Choice(["imdb", "delta_r", "single"]), default=None,
+              help="PAGS/PEGS layer-wise rule (default imdb for full_spectrum, single otherwise).")
+@click.option("--merge", type=click.Choice(["layerwise", "layer", "whole"]), default=None,
+              help="PAGS/PEGS: merge per layer (default; 'layer' is an alias) or keep whole masks.")
+@click.option("--rebalance", is_flag=True, help="PAGS/PEGS: restore exactly K kept weights in the exported mask.")
+@click.option("--perturb", type=float, default=None,
+              help="PAGS/PEGS: relative Gaussian noise per sample (needed for magnitude/synflow bases).")
+@click.option("--first-mask-data", type=click.Choice(["samples", "full"]), default=None,
+              help="PAGS/PEGS: score sample 0 like the others (default) or on the whole training split.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="PAGS/PEGS: scoring workers (default 1).")
+@click.option("--executor", type=click.Choice(["serial", "process", "ray"]), default=None,
+              help="PAGS/PEGS: where candidates are scored (default serial; process when --workers > 1).")
+@click.option("--ray-address", default=None, help="PAGS/PEGS with --executor ray: the cluster address.")
+@click.option("--warmup-iters", type=click.IntRange(min=0), default=None,
+              help="PEGS: dense SGD warm-up steps before sampling (default 500).")
+@click.option("--train-snapshots", is_flag=True, help="PAGS/PEGS: also train every snapshot mask.")
+@click.option("--plot", is_flag=True, help="PAGS/PEGS: write RUN_DIR/pags.png (needs matplotlib).")
+@click.option("--rewind-iter", type=click.IntRange(min=0), default=None,
+              help="IMP: rewind iteration k (default 3 epochs' worth; 0 = initial weights).")
+@click.option("--eb-epsilon", type=float, default=None, help="Early-Bird: mask distance threshold (default 0.1).")
+@click.option("--eb-max-epochs", type=click.IntRange(min=1), default=None,
+              help="Early-Bird: give up after this many epochs (default half the recipe).")
+@click.option("--eb-retrain", type=click.Choice(["rewind", "continue", "reinit"]), default=None,
+              help="Early-Bird: retrain from θ_0 (default), the Early-Bird weights, or a re-initialisation.")
+@training_options()
 @click.option("--metrics", "metrics", default="density,ramanujan,spectral", show_default=True,
               help="Metric names or families written to metrics.json.")
 @device_option()
@@ -63,8 +86,11 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @no_progress_option()
 def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, method, sparsity, density, scope,
           allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
-          dense_classifier, recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
-          channels_last, deterministic, data_path, metrics, device, seed, run_dir, resume, fmt, no_progress):
+          dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance,
+          perturb, first_mask_data, workers, executor, ray_address, warmup_iters, train_snapshots, plot,
+          rewind_iter, eb_epsilon, eb_max_epochs, eb_retrain, recipe, epochs, batch_size, lr, weight_decay,
+          val_split, select_on_test, amp, channels_last, deterministic, data_path, metrics, device, seed,
+          run_dir, resume, fmt, no_progress):
     """Prune at initialisation, measure the mask, train the sparse network.
 
     Writes RUN_DIR/config.json, masks.safetensors, metrics.json, log.jsonl, summary.json and
@@ -82,15 +108,20 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "scope": scope, "allocation": allocation, "rounds": rounds, "score_batches": score_batches,
         "score_batch_size": score_batch_size, "bn_mode": bn_mode, "exclude": list(exclude) or None,
         "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
+        "base": base, "population": population, "interval": interval, "score": score_metric,
+        "direction": score_direction, "rule": rule,
+        "merge": merge, "rebalance": rebalance or None, "perturb": perturb,
+        "first_mask_data": first_mask_data, "workers": workers,
+        "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
+        "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
+        "eb_max_epochs": eb_max_epochs, "eb_retrain": eb_retrain,
     }.items() if v is not None}
-    train_options = {k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                       "weight_decay": weight_decay}.items() if v is not None}
+    training = training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
+                                 channels_last, deterministic, data_path)
     config = PruneRunConfig(
         model=model_spec, dataset=dataset, method=method, density=d, seed=seed, num_classes=num_classes,
-        checkpoint=checkpoint, data_root=data_root, download=download, val_split=val_split, data_path=data_path,
-        method_options=method_options, recipe=recipe, train_options=train_options, select_on_test=select_on_test,
-        device=device, amp=amp, channels_last=channels_last, deterministic=deterministic,
-        metrics=_metric_list(metrics))
+        checkpoint=checkpoint, data_root=data_root, download=download, method_options=method_options,
+        device=device, metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot, **training)
     summary = run_prune(config, run_dir, resume=resume, progress=progress_enabled(no_progress))
     if fmt == "json":
         emit(render_json(summary), None)
@@ -102,6 +133,10 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         f"({summary['overall_density']:.6g} of all conv/linear weights)",
         f"mask fingerprint  {summary['mask_fingerprint']}",
     ]
+    if "pags_score" in summary:
+        lines.append(f"PAGS score        {summary['pags_score']:.6g} (base {summary['pags_base_score']:.6g})")
+        if "pags_rebalanced_score" in summary:
+            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K weights)")
     if "test_at_best_val" in summary:
         label = "test accuracy     "
         if summary["test_at_best_val"] is not None:

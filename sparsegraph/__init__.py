@@ -40,7 +40,7 @@ _LAZY = {
     "effective_masks": "sparsegraph.metrics",
     "prune": "sparsegraph.pruning",
 }
-_SUBMODULES = {"data", "errors", "graphs", "masks", "metrics", "models", "pruning", "topology", "training", "utils"}
+_SUBMODULES = {"data", "errors", "graphs", "masks", "metrics", "models", "pruning", "study", "topology", "training", "utils"}
 
 __all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
 

@@ -116,3 +116,7 @@ class NonFiniteScoreError(SparsegraphError, ValueError):
 
 class TrainingError(SparsegraphError):
     """Training could not continue (e.g. a NaN loss); the last good checkpoint is kept."""
+
+
+class StudyInputError(BadInputError):
+    """A study directory or study CSV that cannot be analysed (no readable runs, missing columns)."""

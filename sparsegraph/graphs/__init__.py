@@ -5,7 +5,9 @@ from sparsegraph.graphs.bipartite import BipartiteGraph, bipartite
 from sparsegraph.graphs.encoder import encode, export
 from sparsegraph.graphs.io import load_graph
 from sparsegraph.graphs.layer_graphs import LayerGraphs
+from sparsegraph.graphs import mge  # noqa: F401  (registers encoding="mge" with encode/export)
+from sparsegraph.graphs.multipartite import MultipartiteGraph
 from sparsegraph.graphs.stream import EdgeStream
 
-__all__ = ["BipartiteGraph", "EdgeArrays", "EdgeSet", "EdgeStream", "Graph", "LayerGraphs", "Partition",
-           "bipartite", "encode", "export", "load_graph"]
+__all__ = ["BipartiteGraph", "EdgeArrays", "EdgeSet", "EdgeStream", "Graph", "LayerGraphs", "MultipartiteGraph",
+           "Partition", "bipartite", "encode", "export", "load_graph"]

@@ -72,12 +72,13 @@ def _prune_mask(module: nn.Module) -> torch.Tensor | None:
     return mask if isinstance(mask, torch.Tensor) else None
 
 
-def _layer_list(model: nn.Module, input_shape: tuple[int, ...] | None) -> list[dict[str, Any]]:
+def _layer_list(model: nn.Module, input_shape: tuple[int, ...] | None, topology: Any = None
+                ) -> list[dict[str, Any]]:
     """Prunable layers in trace order (registration order when no input shape is known)."""
     if input_shape is not None:
         from sparsegraph.topology import trace
 
-        topology = trace(model, input_shape)
+        topology = topology if topology is not None else trace(model, input_shape)
         layers = []
         for info in topology.layers:
             layers.append({
@@ -121,8 +122,10 @@ def _is_projection_shortcut(layer: dict[str, Any], earlier: list[dict[str, Any]]
 
 
 def layer_specs(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, input_shape: tuple[int, ...] | None,
-                support: str | None = None) -> tuple[list[LayerSpec], str, list[str]]:
+                support: str | None = None, topology: Any = None) -> tuple[list[LayerSpec], str, list[str]]:
     """Every prunable layer as a :class:`LayerSpec` (CPU float32 numpy copies).
+
+    ``topology`` (a :class:`~sparsegraph.topology.Topology` of ``input_shape``) saves a second trace.
 
     Returns:
         ``(specs, support rule, unmasked layer names)``.
@@ -133,7 +136,7 @@ def layer_specs(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, inpu
     if rule not in SUPPORT_RULES:
         raise UsageError(f"support must be one of {SUPPORT_RULES}, got {support!r}")
     specs, unmasked = [], []
-    layers = _layer_list(model, input_shape)
+    layers = _layer_list(model, input_shape, topology)
     for i, layer in enumerate(layers):
         module = model.get_submodule(layer["name"])
         weight = module.weight.detach().to("cpu", torch.float32).numpy().copy()

@@ -27,12 +27,15 @@ from sparsegraph.metrics.registry import (
 
 load_builtins()
 
+from sparsegraph.metrics.paths import effective_masks  # noqa: E402  (registered by load_builtins)
+
 __all__ = [
     "MeasureResult",
     "MetricInfo",
     "MetricResult",
     "compute",
     "compute_detailed",
+    "effective_masks",
     "failed_plugins",
     "list_metrics",
     "measure",

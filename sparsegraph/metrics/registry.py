@@ -35,6 +35,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "sparsegraph.metrics.density",
     "sparsegraph.metrics.spectral",
     "sparsegraph.metrics.ramanujan",
+    "sparsegraph.metrics.paths",
     "sparsegraph.metrics.topo",
 )
 

@@ -13,40 +13,44 @@ computes, in float64:
 
 Singular values never come from the ``(nL+nR)²`` adjacency. Exact shortcuts come first (complete
 unweighted block: ``σ1 = sqrt(E)``, ``σ2 = 0``; one side of size 1: ``σ1 = ||X||_F``, ``σ2 = 0``).
-Otherwise, with ``m = min(nL', nR') ≤ 1024``, the smaller Gram matrix is formed by a sparse product and
-zero-padded into a power-of-two bucket; every bucket is solved by ONE batched ``torch.linalg.eigvalsh``
-across all layers passed to :func:`prepare` (padding only adds zero eigenvalues). The weighted σ pairs
-form a second such batch, solved the first time a weighted quantity is read (the ICLR family never
-needs them). Larger problems run seeded Lanczos (``eigsh`` on ``x ↦ Xᵀ(Xx)``,
-``v0 = default_rng(0).standard_normal(n)``, ``tol=1e-12``, ``ncv ≥ 20``). Group Gram matrices of one layer come from a single sparse product: the group rows are
-made contiguous and their columns are relabelled per group, so ``ZZᵀ`` and ``ZᵀZ`` are block diagonal
-with exactly the blocks ``B_K B_Kᵀ`` and ``B_Kᵀ B_K``.
+Otherwise, with ``m = min(nL', nR') ≤ 1024``, the matrix is queued as COO entries oriented so that its rows
+are the smaller side; every queued matrix of all layers passed to :func:`prepare` is solved together
+by the array backend of :mod:`~sparsegraph.metrics.spectral_solvers` (one block-diagonal sparse product
+for all Gram matrices, then their top two eigenvalues: LAPACK per matrix on the host, one batched
+``eigvalsh`` per power-of-two bucket on a torch device). The weighted σ pairs form a second such batch,
+solved the first time a weighted quantity is read (the ICLR family never needs them); a graph without
+weights copies them from the mask solve. Larger problems run seeded Lanczos (ARPACK on the host, block
+Lanczos on a torch device). The group blocks of one layer are queued without copying: the group rows
+are contiguous after the fan-out sort and their columns are relabelled to the group's reached outputs,
+so each block ``B_K`` (or ``B_Kᵀ`` when ``c > n_out``) is a set of entries with local indices.
+
+``device=None`` is the host (NumPy/SciPy) route; a torch device (``"cuda"``, or ``"cpu"`` for the same
+code on CPU tensors) is the torch route.
 
 Within one ``measure`` call the immutable :class:`LayerSpectra` records are kept in the current
 :class:`~sparsegraph.metrics.cache.MetricCache` under ``("spectral_kernel.layer", graph key, convention,
-solver, device)``; :func:`prepare` is the batch preparer that fills it for all layers at once, and every
+solver, route)``; :func:`prepare` is the batch preparer that fills it for all layers at once, and every
 ``spectral.*`` and ``ramanujan.*`` metric reads its layer's record from there.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-
 from sparsegraph.errors import MetricError
 from sparsegraph.metrics.cache import MetricCache, current_cache
+from sparsegraph.metrics.spectral_solvers import HostBackend, TorchBackend
+
+Backend = HostBackend | TorchBackend
 
 CONVENTIONS = ("neurips2023", "iclr2023")
 SOLVERS = ("auto", "dense", "gram", "lanczos")
 GRAM_MAX = 1024  # largest min-side solved by a dense Gram eigvalsh (metrics.md §8)
-LANCZOS_NCV = 20
-LANCZOS_TOL = 1e-12
+LANCZOS_MIN = 8  # smaller sides up to this solve by dense SVD even under solver="lanczos"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -274,24 +278,25 @@ def check_convention(convention: str) -> str:
 # the eigen batch: σ pairs of many matrices, Gram buckets solved by one eigvalsh each
 
 
-def _bucket_size(m: int) -> int:
-    return max(2, 1 << (int(m) - 1).bit_length())
-
-
 class _SigmaBatch:
-    """Collects σ-pair requests; :meth:`solve` runs one batched ``eigvalsh`` per power-of-two bucket.
+    """Collects σ-pair requests; :meth:`solve` hands every queued Gram problem to the backend at once.
 
     Each request writes ``(σ1, σ2)`` into ``out[idx]`` (an ``(n, 2)`` float64 array) when solved.
     """
 
-    def __init__(self, solver: str, device: torch.device):
+    def __init__(self, solver: str, backend: Backend):
         self.solver = solver
-        self.device = device
-        self.chunks: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
+        self.backend = backend
+        self.requests: list[tuple] = []
 
-    def add_grams(self, grams: np.ndarray, out: np.ndarray, idx: np.ndarray) -> None:
-        """Queue a stack of zero-padded Gram matrices ``(n, p, p)`` (p a bucket size)."""
-        self.chunks[grams.shape[1]].append((grams, out, np.asarray(idx)))
+    def add_blocks(self, mat: np.ndarray, row: np.ndarray, col: np.ndarray, val: np.ndarray,
+                   m: np.ndarray, n: np.ndarray, out: np.ndarray, idx: np.ndarray) -> None:
+        """Queue the Gram problems of ``len(m)`` matrices given by COO entries, rows the smaller side.
+
+        Entry ``e`` is ``X_{mat[e]}[row[e], col[e]] = val[e]``; matrix ``i`` is ``m[i] × n[i]`` with
+        ``m[i] ≤ n[i]``; its σ pair goes to ``out[idx[i]]``.
+        """
+        self.requests.append((mat, row, col, val, m, n, out, np.asarray(idx)))
 
     def add_matrix(self, x: sp.csr_array, unweighted: bool, out: np.ndarray, idx: int) -> None:
         """Queue (or solve at once) the σ pair of one sparse matrix ``x`` (isolated nodes allowed)."""
@@ -312,29 +317,29 @@ class _SigmaBatch:
         solver = self.solver
         if solver == "auto":
             solver = "gram" if m <= GRAM_MAX else "lanczos"
-        if solver == "lanczos" and m <= 3:
-            solver = "dense"  # ARPACK needs k < n
+        if solver == "lanczos" and m <= LANCZOS_MIN:
+            solver = "dense"  # too small for a Krylov space of a few blocks
         if solver == "dense":
-            s = np.linalg.svd(x.toarray(), compute_uv=False)
-            out[idx] = (s[0], s[1] if len(s) > 1 else 0.0)
+            out[idx] = self.backend.dense_pair(x)
         elif solver == "lanczos":
-            out[idx] = _lanczos_pair(x)
+            out[idx] = self.backend.lanczos_pair(x)
         else:
-            gram = (x @ x.T) if nl <= nr else (x.T @ x)
-            p = _bucket_size(m)
-            padded = np.zeros((1, p, p))
-            padded[0, :m, :m] = gram.toarray()
-            self.add_grams(padded, out, np.array([idx]))
+            coo = x.tocoo()
+            row, col = (coo.row, coo.col) if nl <= nr else (coo.col, coo.row)
+            self.add_blocks(np.zeros(x.nnz, dtype=np.int64), row, col, coo.data, np.array([m]),
+                            np.array([max(nl, nr)]), out, np.array([idx]))
 
     def solve(self) -> None:
-        for p, chunks in self.chunks.items():
-            stack = torch.from_numpy(np.concatenate([c[0] for c in chunks])).to(self.device)
-            top = torch.linalg.eigvalsh(stack)[:, -2:].flip(-1).clamp_min(0).sqrt().cpu().numpy()
-            start = 0
-            for grams, out, idx in chunks:
-                out[idx] = top[start:start + len(grams)]
-                start += len(grams)
-        self.chunks.clear()
+        if not self.requests:
+            return
+        offsets = np.cumsum([0] + [len(r[4]) for r in self.requests])
+        mat, row, col, val, m, n = (np.concatenate([np.asarray(r[k]) for r in self.requests]) for k in range(6))
+        mat = mat + np.repeat(offsets[:-1], [len(r[0]) for r in self.requests])
+        top = self.backend.gram_top_two(mat.astype(np.int64), row.astype(np.int64), col.astype(np.int64),
+                                        val.astype(np.float64), m.astype(np.int64), n.astype(np.int64))
+        for r, lo, hi in zip(self.requests, offsets[:-1], offsets[1:]):
+            r[6][r[7]] = top[lo:hi]
+        self.requests.clear()
 
 
 def _drop_isolated(x: sp.csr_array) -> sp.csr_array:
@@ -343,25 +348,6 @@ def _drop_isolated(x: sp.csr_array) -> sp.csr_array:
     if len(rows) == x.shape[0] and len(cols) == x.shape[1]:
         return x
     return sp.csr_array(x[rows][:, cols])
-
-
-def _lanczos_pair(x: sp.csr_array) -> tuple[float, float]:
-    """Seeded ARPACK on the smaller Gram operator ``v ↦ Xᵀ(Xv)`` (or ``X(Xᵀv)``)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    xt = sp.csr_array(x.T)
-    if x.shape[1] <= x.shape[0]:
-        n = x.shape[1]
-        matvec = lambda v: xt @ (x @ v)  # noqa: E731
-    else:
-        n = x.shape[0]
-        matvec = lambda v: x @ (xt @ v)  # noqa: E731
-    op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
-    v0 = np.random.default_rng(0).standard_normal(n)
-    vals = eigsh(op, k=3, which="LA", v0=v0, tol=LANCZOS_TOL, ncv=min(n, max(LANCZOS_NCV, 7)),
-                 return_eigenvectors=False)
-    vals = np.sort(vals)[::-1]
-    return math.sqrt(max(vals[0], 0.0)), math.sqrt(max(vals[1], 0.0))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -414,8 +400,10 @@ class _LayerWork:
         self.whole = np.full((2, 2), np.nan)  # row 0: S, row 1: A_w
         if self.s_stats[0]:
             batch.add_matrix(s, True, self.whole, 0)
-        if self.w_stats[0]:
-            weighted_batch.add_matrix(aw, not graph.weighted, self.whole, 1)
+        # without weights A_w = S and every W_K = B_K: their σ are copied from the mask solve in finish()
+        self.copy_weighted = not graph.weighted
+        if self.w_stats[0] and not self.copy_weighted:
+            weighted_batch.add_matrix(aw, False, self.whole, 1)
         self.fan_out = np.diff(s.indptr)
         self.fan_in = np.bincount(s.indices, minlength=s.shape[1])
         self._groups(s, sw, batch, weighted_batch)
@@ -473,68 +461,38 @@ class _LayerWork:
         self.group_w_sigma[thin] = np.stack([np.sqrt(sq[thin]), np.zeros(thin.sum())], axis=1)
 
         mask_todo = valid & ~complete
-        w_todo = w_valid & ~thin
+        w_todo = w_valid & ~thin & (not self.copy_weighted)
         side_small = np.minimum(c, n_out)
         use_batch = side_small <= GRAM_MAX if batch.solver == "auto" else np.full(n_groups, batch.solver == "gram")
+        seg_start = starts - first_row
+        # every entry's row and column inside its own group block
+        entry_row = np.repeat(np.arange(len(rows)), fs[first_row:]) - seg_start[seg_entry]
+        entry_col = local_col - np.searchsorted(reached, np.arange(n_groups) * n_right)[seg_entry]
         for data, todo, out, unweighted, queue in ((xs.data, mask_todo, self.group_sigma, True, batch),
                                                    (xw.data, w_todo, self.group_w_sigma, False, weighted_batch)):
-            batched = todo & use_batch
-            if batched.any():
-                self._batched_group_grams(data, xs, local_col, seg_row, seg_entry, starts - first_row,
-                                          reached, n_right, c, n_out, batched, out, queue)
-            for g in np.flatnonzero(todo & ~use_batch):
-                lo = int(starts[g]) - first_row
-                block = sp.csr_array((data, xs.indices, xs.indptr), shape=xs.shape)[lo:lo + int(c[g])]
-                queue.add_matrix(block, unweighted, out, int(g))
-
-    @staticmethod
-    def _batched_group_grams(data, xs, local_col, seg_row, seg_entry, seg_start, reached, n_right,
-                             c, n_out, selected, out, batch: _SigmaBatch) -> None:
-        """Block-diagonal Gram matrices of the selected groups from one sparse product each side.
-
-        Columns are relabelled to the group's reached outputs (``local_col`` indexes ``reached``), so
-        rows of different groups never share a column: ``ZZᵀ`` holds exactly the blocks ``B_K B_Kᵀ`` and
-        ``ZᵀZ`` exactly the blocks ``B_Kᵀ B_K``. Each group uses its smaller side.
-        """
-        n_groups = len(c)
-        first_reached = np.searchsorted(reached, np.arange(n_groups) * n_right)
-        row_side = selected & (c <= n_out)
-        col_side = selected & (c > n_out)
-        for side, chosen in (("row", row_side), ("col", col_side)):
-            if not chosen.any():
-                continue
-            entry_keep = chosen[seg_entry]
-            row_keep = chosen[seg_row]
-            row_ids = np.flatnonzero(row_keep)
-            per_row = np.diff(xs.indptr)[row_keep]
-            indptr = np.zeros(len(row_ids) + 1, dtype=np.int64)
-            np.cumsum(per_row, out=indptr[1:])
-            z = sp.csr_array((data[entry_keep], local_col[entry_keep], indptr), shape=(len(row_ids), len(reached)))
-            prod = sp.coo_array(z @ z.T if side == "row" else z.T @ z)
-            if side == "row":
-                groups = seg_row[row_ids[prod.row]]
-                lr = row_ids[prod.row] - seg_start[groups]
-                lc = row_ids[prod.col] - seg_start[groups]
-                sizes = c
-            else:
-                groups = np.searchsorted(first_reached, prod.row, side="right") - 1
-                lr = prod.row - first_reached[groups]
-                lc = prod.col - first_reached[groups]
-                sizes = n_out
-            ids = np.flatnonzero(chosen)
-            buckets = np.array([_bucket_size(m) for m in sizes[ids]])
-            for p in np.unique(buckets):
-                members = ids[buckets == p]
-                slot = np.full(n_groups, -1)
-                slot[members] = np.arange(len(members))
-                grams = np.zeros((len(members), p, p))
-                hit = slot[groups] >= 0
-                grams[slot[groups[hit]], lr[hit], lc[hit]] = prod.data[hit]
-                batch.add_grams(grams, out, members)
+            chosen = todo & use_batch
+            if chosen.any():
+                # the Gram of each block's smaller side: transpose the groups with c > n_out
+                ids = np.flatnonzero(chosen)
+                rank = np.cumsum(chosen) - 1
+                keep = chosen[seg_entry] & (data != 0)
+                g = seg_entry[keep]
+                flip = c[g] > n_out[g]
+                er, ec = entry_row[keep], entry_col[keep]
+                queue.add_blocks(rank[g], np.where(flip, ec, er), np.where(flip, er, ec), data[keep],
+                                 side_small[ids], np.maximum(c, n_out)[ids], out, ids)
+            for k in np.flatnonzero(todo & ~use_batch):
+                lo = int(seg_start[k])
+                block = sp.csr_array((data, xs.indices, xs.indptr), shape=xs.shape)[lo:lo + int(c[k])]
+                queue.add_matrix(block, unweighted, out, int(k))
 
     def finish(self, deferred: _Deferred) -> LayerSpectra:
         """The record, once the mask batch is solved (the weighted σ arrive through ``deferred``)."""
         g = self.graph
+        if self.copy_weighted:
+            self.whole[1] = self.whole[0]
+            copied = self.table["w_valid"]
+            self.group_w_sigma[copied] = self.group_sigma[copied]
         s_e, s_l, s_r, s_ok, s_why = self.s_stats
         s1, s2 = (None, None) if s_e == 0 else (float(self.whole[0, 0]), float(self.whole[0, 1]))
         mask = SupportStats(s_e, s_l, s_r, s1, s2, s_ok, s_why)
@@ -550,16 +508,21 @@ class _LayerWork:
 # public entry points
 
 
-def _resolve_device(device) -> torch.device:
+def backend_for(device) -> Backend:
+    """The array backend of ``device``: None → NumPy/SciPy on the host; a torch device → torch there.
+
+    ``BipartiteGraph`` arrays live on the host, so ``None`` (the default) is the host route; ``"cpu"``
+    runs the torch route on CPU tensors (the same code as on ``"cuda"``).
+    """
     if device is None:
-        return torch.device("cpu")  # BipartiteGraph arrays live on the host
+        return HostBackend()
     from sparsegraph.utils.device import resolve_device
 
-    return resolve_device(device)
+    return TorchBackend(resolve_device(device))
 
 
-def _cache_key(cache: MetricCache, graph, convention: str, solver: str, device: torch.device) -> tuple:
-    return ("spectral_kernel.layer", cache.graph_key(graph), convention, solver, str(device))
+def _cache_key(cache: MetricCache, graph, convention: str, solver: str, backend: Backend) -> tuple:
+    return ("spectral_kernel.layer", cache.graph_key(graph), convention, solver, backend.key)
 
 
 def _check_options(convention: str, solver: str) -> None:
@@ -568,9 +531,9 @@ def _check_options(convention: str, solver: str) -> None:
         raise ValueError(f"solver {solver!r} is not valid; expected one of: {', '.join(SOLVERS)}")
 
 
-def _compute(graphs: Sequence, convention: str, solver: str, device: torch.device, *, skip_errors: bool
+def _compute(graphs: Sequence, convention: str, solver: str, backend: Backend, *, skip_errors: bool
              ) -> list[LayerSpectra | None]:
-    batch, weighted_batch = _SigmaBatch(solver, device), _SigmaBatch(solver, device)
+    batch, weighted_batch = _SigmaBatch(solver, backend), _SigmaBatch(solver, backend)
     works: list[_LayerWork | None] = []
     for graph in graphs:
         try:
@@ -588,8 +551,9 @@ def prepare(graphs: Iterable, cache: MetricCache | None = None, *, convention: s
             solver: str = "auto", device=None, **_other_options) -> None:
     """Batch preparer of the ``spectral`` and ``ramanujan`` families (see :mod:`sparsegraph.metrics.cache`).
 
-    Computes the :class:`LayerSpectra` of every layer not yet in ``cache`` in one pass: every Gram
-    bucket across all layers is solved by a single ``torch.linalg.eigvalsh`` call. Layers that cannot be
+    Computes the :class:`LayerSpectra` of every layer not yet in ``cache`` in one pass: the Gram problems
+    of all layers go to the backend together (one sparse product and a LAPACK top-two solve per matrix on
+    the host; one batched ``eigvalsh`` per bucket on a torch device). Layers that cannot be
     computed (non-finite weights) are skipped; their per-layer metric call reports the error. Other
     metric options (``aggregate``) are accepted and ignored.
 
@@ -598,17 +562,17 @@ def prepare(graphs: Iterable, cache: MetricCache | None = None, *, convention: s
         cache: the cache to fill (default: the current one; without any, nothing is kept).
         convention: ``neurips2023`` or ``iclr2023``.
         solver: ``auto``, ``dense``, ``gram`` or ``lanczos``.
-        device: None (CPU) or a torch device for the batched eigensolves.
+        device: None (NumPy/SciPy on the host) or a torch device (the torch route on that device).
     """
     _check_options(convention, solver)
     cache = current_cache() if cache is None else cache
     if cache is None:
         return
-    dev = _resolve_device(device)
-    todo = [g for g in graphs if _cache_key(cache, g, convention, solver, dev) not in cache]
-    for graph, spectra in zip(todo, _compute(todo, convention, solver, dev, skip_errors=True)):
+    backend = backend_for(device)
+    todo = [g for g in graphs if _cache_key(cache, g, convention, solver, backend) not in cache]
+    for graph, spectra in zip(todo, _compute(todo, convention, solver, backend, skip_errors=True)):
         if spectra is not None:
-            cache[_cache_key(cache, graph, convention, solver, dev)] = spectra
+            cache[_cache_key(cache, graph, convention, solver, backend)] = spectra
 
 
 def layer_spectra(graph, *, convention: str = "neurips2023", solver: str = "auto", device=None) -> LayerSpectra:
@@ -618,13 +582,13 @@ def layer_spectra(graph, *, convention: str = "neurips2023", solver: str = "auto
         MetricError: the layer has non-finite weights.
     """
     _check_options(convention, solver)
-    dev = _resolve_device(device)
+    backend = backend_for(device)
     cache = current_cache()
     if cache is None:
-        return _compute([graph], convention, solver, dev, skip_errors=False)[0]  # type: ignore[return-value]
-    key = _cache_key(cache, graph, convention, solver, dev)
+        return _compute([graph], convention, solver, backend, skip_errors=False)[0]  # type: ignore[return-value]
+    key = _cache_key(cache, graph, convention, solver, backend)
     if key not in cache:
-        cache[key] = _compute([graph], convention, solver, dev, skip_errors=False)[0]
+        cache[key] = _compute([graph], convention, solver, backend, skip_errors=False)[0]
     return cache[key]
 
 
@@ -636,13 +600,17 @@ def spectra_of(graphs: Sequence, *, convention: str = "neurips2023", solver: str
         MetricError: a layer has non-finite weights.
     """
     _check_options(convention, solver)
-    return _compute(list(graphs), convention, solver, _resolve_device(device), skip_errors=False)  # type: ignore
+    return _compute(list(graphs), convention, solver, backend_for(device), skip_errors=False)  # type: ignore
 
 
-def sigma_pair(x: sp.sparray, *, unweighted: bool = False, solver: str = "auto") -> tuple[float, float]:
-    """``(σ1, σ2)`` of one sparse nonnegative matrix by the kernel's route (shortcuts, Gram, Lanczos)."""
+def sigma_pair(x: sp.sparray, *, unweighted: bool = False, solver: str = "auto", device=None
+               ) -> tuple[float, float]:
+    """``(σ1, σ2)`` of one sparse nonnegative matrix by the kernel's route (shortcuts, Gram, Lanczos).
+
+    ``device`` selects the backend as in :func:`backend_for`.
+    """
     out = np.zeros((1, 2))
-    batch = _SigmaBatch(solver, torch.device("cpu"))
+    batch = _SigmaBatch(solver, backend_for(device))
     batch.add_matrix(sp.csr_array(x, dtype=np.float64), unweighted, out, 0)
     batch.solve()
     return float(out[0, 0]), float(out[0, 1])

@@ -47,7 +47,8 @@ _TORCHVISION_INPUT_SHAPES = {"inception_v3": (3, 299, 299)}
 
 def load_model(spec: str, num_classes: int = 10, checkpoint: str | Path | None = None, *,
                init: str | None = None, seed: int | None = None,
-               generator: torch.Generator | None = None, **kw: Any) -> nn.Module:
+               generator: torch.Generator | None = None, input_shape: tuple[int, ...] | None = None,
+               **kw: Any) -> nn.Module:
     """Resolve a model SPEC (see the module docstring) and load ``checkpoint`` into it.
 
     Args:
@@ -57,6 +58,9 @@ def load_model(spec: str, num_classes: int = 10, checkpoint: str | Path | None =
         checkpoint: optional state dict file (``.safetensors``, ``.pt``, ``.pth``).
         init, seed, generator: initialisation (see :func:`sparsegraph.models.init_weights`),
             applied before the checkpoint is loaded.
+        input_shape: build a zoo model for this per-sample input shape (e.g. ``(1, 8, 8)``: the
+            stem's channels and the first linear width follow it); other SPECs build their own
+            architecture and ignore it.
         **kw: passed to the builder (zoo options such as ``shortcut="A"``, torchvision's
             ``get_model`` options, or the callable's keyword arguments).
 
@@ -75,7 +79,7 @@ def load_model(spec: str, num_classes: int = 10, checkpoint: str | Path | None =
     elif ":" in spec:
         model = _callable_model(spec, num_classes, kw)
     else:
-        model = create_model(spec, num_classes, **kw)
+        model = create_model(spec, num_classes, **({"input_shape": tuple(input_shape)} if input_shape else {}), **kw)
     if init is not None or seed is not None or generator is not None:
         init_weights(model, init or "default", seed=seed, generator=generator)
     if checkpoint is not None:

@@ -51,6 +51,10 @@ class PruneResult:
         timings: seconds spent on ``data``, ``scoring``, ``selection`` and in ``total``.
         seed: the seed used (drawn from OS entropy when None was given).
         excluded: the resolved exclusion list (weights kept dense, absent from the masks).
+        scores: the raw scores of the last selection round, per maskable weight (meta-samplers use them,
+            e.g. PAGS rebalancing); None for results that were not produced by one selection.
+        start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
+            iteration k; 0 otherwise).
     """
 
     masks: Any
@@ -59,6 +63,8 @@ class PruneResult:
     timings: dict[str, float] = field(default_factory=dict)
     seed: int | None = None
     excluded: list[str] = field(default_factory=list)
+    scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    start_iteration: int = 0
 
 
 @dataclass
@@ -256,6 +262,9 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
     """
     started = time.perf_counter()
     d = resolve_density(density, sparsity)
+    runner = get_generator(method).runner
+    if runner is not None:
+        return runner(model, density=d, data=data, seed=seed, **opts)
     plan, maskable, masks, scoring_data, timings = _prepare(method, model, data, seed, opts)
     shapes = {name: tuple(p.shape) for name, p in maskable.params.items()}
     total = sum(maskable.sizes)
@@ -280,7 +289,8 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
     weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
     timings["total"] = time.perf_counter() - started
     return PruneResult(masks=MaskSet(masks, metadata=metadata), weights=weights, events=events,
-                       timings=timings, seed=plan.seed, excluded=list(maskable.excluded))
+                       timings=timings, seed=plan.seed, excluded=list(maskable.excluded),
+                       scores={name: s.detach() for name, s in raw.items()})
 
 
 def prune(model: nn.Module, method: str, density: float | None = None, data: Any = None,

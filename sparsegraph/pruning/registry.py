@@ -45,6 +45,9 @@ class GeneratorInfo:
         options: the generator's own options and their defaults.
         prepare: optional ``prepare(model, ctx)`` run once on the scoring copy before the first round.
         description: one line for listings.
+        runner: for meta-methods that are not one score-and-select pass (PAGS, PEGS, IMP, Early-Bird):
+            ``runner(model, density, data, seed, **opts) -> PruneResult`` replaces the machinery of
+            :func:`sparsegraph.pruning.run`; ``score`` is then only used by ``scores()``.
     """
 
     name: str
@@ -57,6 +60,7 @@ class GeneratorInfo:
     options: Mapping[str, object] = field(default_factory=dict)
     prepare: Callable[[nn.Module, object], None] | None = None
     description: str = ""
+    runner: Callable[..., object] | None = None
 
     @property
     def iterative(self) -> bool:
@@ -113,6 +117,8 @@ def _discover() -> None:
         return
     _DISCOVERED = True
     import sparsegraph.pruning.generators  # noqa: F401  (registers the built-ins)
+    import sparsegraph.pruning.samplers  # noqa: F401  (PAGS, PEGS)
+    import sparsegraph.pruning.baselines  # noqa: F401  (IMP, Early-Bird)
 
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         loaded = entry.load()

@@ -27,9 +27,15 @@ import torch
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
 from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.seed import derive_seed
 
 DEFAULT_METRICS = ("density", "ramanujan", "spectral")
+# meta-samplers get the training split, a run directory (snapshots, state) and the run log
+SAMPLERS = ("pags", "pegs")
+# baselines that train inside pruning get the whole TrainData and the training options
+TRAINING_BASELINES = ("imp", "early-bird", "eb")
+START_WEIGHTS = "start_weights.safetensors"
 
 
 @dataclass
@@ -52,6 +58,8 @@ class PruneRunConfig:
         select_on_test: report the best test epoch as the headline (biased; warns).
         device, amp, channels_last, deterministic: execution options.
         metrics: metric names or families written to ``metrics.json``.
+        train_snapshots: also train every PAGS/PEGS snapshot mask (the seed's "Best" / "Avg ± std").
+        plot: write ``RUN_DIR/pags.png`` (best score against samples) for PAGS/PEGS runs.
     """
 
     model: str
@@ -74,6 +82,8 @@ class PruneRunConfig:
     channels_last: str = "auto"
     deterministic: bool = False
     metrics: tuple[str, ...] = DEFAULT_METRICS
+    train_snapshots: bool = False
+    plot: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -120,24 +130,52 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     timings: dict[str, float] = {}
 
     masks_path = run_dir / "masks.safetensors"
+    start_path = run_dir / START_WEIGHTS
+    start_iteration = 0
+    if config.method in TRAINING_BASELINES and recipe.epochs < 1:
+        raise UsageError(f"method {config.method!r} trains the network: give --recipe or --epochs > 0")
     if resume and masks_path.exists():
         masks = MaskSet.load(masks_path)
         masks.check_fits(model, source=str(masks_path))
+        start_iteration = int(masks.metadata.get("start_iteration", 0))
+        if start_path.exists():
+            model.load_state_dict(_load_weights(start_path))
+        pags_layers = None
     else:
         t0 = time.perf_counter()
-        result = prune(model, config.method, density=config.density, data=data.train, seed=config.seed,
-                       input_shape=info.input_shape, **config.method_options)
+        result = prune(model.to(resolve_device(config.device)), config.method, density=config.density,
+                       seed=config.seed, input_shape=info.input_shape,
+                       **_method_arguments(config, data, recipe, run_dir, resume, log, progress))
         timings["scoring"] = time.perf_counter() - t0
-        for event in result.events:
-            log.write("score", **{k: v for k, v in event.items() if k != "event"})
+        for key, value in result.timings.items():
+            if key != "total":
+                timings[f"prune_{key}"] = value
+        if config.method not in SAMPLERS:  # samplers log their own rows as they go
+            for event in result.events:
+                log.write(event.get("event", "score"), **{k: v for k, v in event.items() if k != "event"})
+        pags_layers = next((e for e in result.events if e.get("event") == "pags_layers"), None)
         masks = result.masks
+        start_iteration = result.start_iteration
+        if start_iteration:
+            masks.metadata["start_iteration"] = start_iteration
+        if config.method in SAMPLERS + TRAINING_BASELINES:
+            # θ_t (PEGS), θ_k (IMP) or the Early-Bird start: the weights sparse training starts from
+            model.load_state_dict(result.weights)
+            _save_weights(start_path, model)
         masks.save(masks_path)
     masks.apply(model)
+    if config.plot and config.method in SAMPLERS:
+        from sparsegraph.pruning.samplers.plot import plot_pags
+
+        plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
 
     t0 = time.perf_counter()
-    measured = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
-                       model_spec=config.model, masks_path=str(masks_path))
-    atomic_write_text(run_dir / "metrics.json", measured.to_json() + "\n")
+    metrics_doc = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
+                          model_spec=config.model, masks_path=str(masks_path)).to_dict()
+    if pags_layers is not None:
+        metrics_doc["pags"] = {"layers": pags_layers["layers"], "drift": pags_layers["drift"],
+                               "score": pags_layers["score"]}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
     timings["metrics"] = time.perf_counter() - t0
 
     trained = None
@@ -146,13 +184,98 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         trained = train(model, masks, data, recipe=recipe, run_dir=run_dir, seed=config.seed,
                         device=config.device, amp=config.amp, channels_last=config.channels_last,
                         deterministic=config.deterministic, resume=resume and _has_checkpoint(run_dir),
-                        progress=progress, log=log, select_on_test=config.select_on_test)
+                        progress=progress, log=log, select_on_test=config.select_on_test,
+                        start_iteration=start_iteration)
         timings["training"] = time.perf_counter() - t0
+    snapshot_results = None
+    if config.train_snapshots and recipe.epochs > 0 and config.method in SAMPLERS:
+        t0 = time.perf_counter()
+        snapshot_results = _train_snapshots(config, run_dir, data, recipe, log, resume, progress, num_classes,
+                                            info.input_shape)
+        timings["snapshot_training"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     summary = _summary(config, info.name, model, masks, trained, timings)
+    if snapshot_results is not None:
+        summary["snapshots"] = snapshot_results
+    if config.method in SAMPLERS:
+        from sparsegraph.pruning.samplers.plot import read_samples
+
+        samples = read_samples(run_dir / "log.jsonl")
+        summary.update(base=config.method_options.get("base"), pags_base_score=samples[0]["candidate"],
+                       pags_score=samples[-1]["best"], pags_samples=samples[-1]["j"])
+        if config.method_options.get("rebalance"):
+            rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()]
+            rebalanced = [r for r in rows if r.get("event") == "pags_rebalance"]
+            if rebalanced:  # the exported mask's own score (the merged best's is pags_score)
+                summary["pags_rebalanced_score"] = rebalanced[-1]["score"]
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.write("summary", **summary)
     return summary
+
+
+def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resume: bool, log,
+                      progress: bool) -> dict[str, Any]:
+    """The data and options ``sg.pruning.run`` gets for ``config.method``."""
+    options = dict(config.method_options)
+    if config.method in SAMPLERS:
+        return {"data": data.train, **options, "run_dir": run_dir, "resume": resume, "log": log,
+                "progress": progress}
+    if config.method in TRAINING_BASELINES:
+        return {"data": data, **options, "recipe": recipe, "run_dir": run_dir, "resume": resume, "log": log,
+                "progress": progress, "device": config.device, "amp": config.amp,
+                "channels_last": config.channels_last, "deterministic": config.deterministic,
+                "select_on_test": config.select_on_test}
+    return {"data": data.train, **options}
+
+
+def _save_weights(path: Path, model: torch.nn.Module) -> None:
+    from safetensors.torch import save_file
+
+    from sparsegraph.utils.atomic import atomic_path
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp))
+
+
+def _load_weights(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (OSError, RuntimeError) as exc:
+        raise BadInputError(f"{path}: unreadable start weights ({exc})") from None
+
+
+def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, resume: bool, progress: bool,
+                     num_classes: int, input_shape) -> dict[str, Any]:
+    """Train every snapshot mask from the start weights (``snapshot_runs/<name>/``); accuracies and stats."""
+    import statistics
+
+    from sparsegraph.masks import MaskSet
+    from sparsegraph.training import train
+
+    rows = []
+    for path in sorted((run_dir / "snapshots").glob("mask_*.safetensors")):
+        masks = MaskSet.load(path)
+        model = _load_model(config, num_classes, input_shape)
+        model.load_state_dict(_load_weights(run_dir / START_WEIGHTS))
+        masks.apply(model)
+        sub = run_dir / "snapshot_runs" / path.stem
+        result = train(model, masks, data, recipe=recipe, run_dir=sub, seed=config.seed, device=config.device,
+                       amp=config.amp, channels_last=config.channels_last, deterministic=config.deterministic,
+                       resume=resume and _has_checkpoint(sub), progress=progress, select_on_test=config.select_on_test)
+        row = {"snapshot": str(path.relative_to(run_dir)), "j": masks.metadata.get("pags_sample"),
+               "score": masks.metadata.get("score"), "test_at_best_val": result.test_at_best_val,
+               "test_final": result.test_final}
+        log.write("snapshot_trained", **row)
+        rows.append(row)
+    accs = [r["test_at_best_val"] for r in rows if r["test_at_best_val"] is not None]
+    stats: dict[str, Any] = {"runs": rows}
+    if accs:
+        stats.update(best=max(accs), mean=statistics.fmean(accs),
+                     std=statistics.stdev(accs) if len(accs) > 1 else 0.0)
+    return stats
 
 
 def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> None:
@@ -182,9 +305,8 @@ def _jsonable(value: Any) -> Any:
 def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]) -> torch.nn.Module:
     from sparsegraph.models import load_model
 
-    zoo_kw = {"input_shape": tuple(input_shape)} if ":" not in config.model else {}
     model = load_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint,
-                       seed=derive_seed(config.seed, "init"), **zoo_kw)
+                       seed=derive_seed(config.seed, "init"), input_shape=tuple(input_shape))
     was_training = model.training
     model.eval()
     try:

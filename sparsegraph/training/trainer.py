@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,21 @@ class TrainData:
     val: Split | None
     test: Split | None
     name: str = "custom"
+
+
+@dataclass
+class TrainHooks:
+    """Optional callbacks for methods that train inside pruning (IMP, Early-Bird).
+
+    Attributes:
+        after_step: ``after_step(iteration, model)`` after every optimizer step and mask re-zeroing;
+            ``iteration`` counts completed steps over the whole run (1-based).
+        after_epoch: ``after_epoch(row, model) -> bool`` after each epoch's evaluation and checkpoint;
+            True stops training there.
+    """
+
+    after_step: Callable[[int, nn.Module], None] | None = None
+    after_epoch: Callable[[dict, nn.Module], bool] | None = None
 
 
 @dataclass
@@ -68,7 +83,7 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
           device: str | torch.device = "auto", amp: str = "auto", channels_last: str = "auto",
           deterministic: bool = False, resume: bool = False, progress: bool = False,
           log: RunLog | None = None, select_on_test: bool = False, num_workers: int = 0,
-          **overrides: Any) -> TrainResult:
+          start_iteration: int = 0, hooks: TrainHooks | None = None, **overrides: Any) -> TrainResult:
     """Train ``model`` with ``masks`` enforced, in place, and return the accuracies.
 
     SGD with Nesterov momentum, weight decay on all parameters and cross-entropy on the logits;
@@ -95,6 +110,10 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
         log: a :class:`RunLog` for ``epoch`` / ``checkpoint`` events.
         select_on_test: report ``test_best_epoch`` as the headline (published, biased setting).
         num_workers: DataLoader workers for datasets not held as tensors.
+        start_iteration: start the schedule at this iteration (IMP rewinding to iteration k): training
+            begins in epoch ⌊k / iters_per_epoch⌋, skipping that epoch's first k mod iters_per_epoch
+            batches, so the remaining steps and learning rates are those of an uninterrupted run.
+        hooks: :class:`TrainHooks` callbacks.
         **overrides: recipe fields (``epochs``, ``lr``, ``batch_size``, ...).
     """
     rec = recipe if isinstance(recipe, Recipe) else resolve_recipe(recipe, data.name, **overrides)
@@ -128,6 +147,14 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
             raise UsageError("--resume given but no checkpoint found"
                              + (f" at {ckpt_dir / 'last.pt'}" if ckpt_dir else ""))
         state = _load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scaler, masks)
+    elif start_iteration:
+        if not 0 <= start_iteration < rec.epochs * iters_per_epoch:
+            raise UsageError(f"start_iteration {start_iteration} is outside the schedule's "
+                             f"{rec.epochs * iters_per_epoch} iterations")
+        state["epoch"], state["iteration"] = start_iteration // iters_per_epoch, start_iteration
+    # batches of the first epoch already run before start_iteration (0 when resuming at an epoch end)
+    skip = state["iteration"] - state["epoch"] * iters_per_epoch
+    hooks = hooks or TrainHooks()
 
     start = time.perf_counter()
     bar = _progress(progress, rec.epochs, state["epoch"])
@@ -138,7 +165,10 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
             loss_sum = torch.zeros((), device=dev, dtype=torch.float64)
             correct = torch.zeros((), device=dev, dtype=torch.int64)
             seen = 0
-            for x, y in iterate_train(splits["train"], rec.batch_size, seed, epoch, dev, num_workers):
+            for index, (x, y) in enumerate(iterate_train(splits["train"], rec.batch_size, seed, epoch, dev,
+                                                         num_workers)):
+                if index < skip:
+                    continue
                 lr = rec.lr_at(state["iteration"], iters_per_epoch)
                 for group in optimizer.param_groups:
                     group["lr"] = lr
@@ -158,6 +188,8 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
                 if enforcer:
                     enforcer.after_step(optimizer)
                 state["iteration"] += 1
+                if hooks.after_step is not None:
+                    hooks.after_step(state["iteration"], model)
                 loss_sum += loss.detach().double() * y.shape[0]
                 correct += (out.detach().argmax(1) == y).sum()
                 seen += int(y.shape[0])
@@ -187,6 +219,9 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{train_loss:.3f}", val=row.get("val_acc"), test=row.get("test_acc"))
+            skip = 0
+            if hooks.after_epoch is not None and hooks.after_epoch(row, model):
+                break
     finally:
         if bar is not None:
             bar.close()
@@ -215,9 +250,9 @@ def evaluate(model: nn.Module, split: Split, device: torch.device,
 def _result(state: dict, rec: Recipe, dev: torch.device, seconds: float, select_on_test: bool) -> TrainResult:
     hist = state["history"]
     tests = [r["test_acc"] for r in hist if "test_acc" in r]
-    at_best = None
-    if state["best_epoch"] is not None and "test_acc" in hist[state["best_epoch"] - 1]:
-        at_best = hist[state["best_epoch"] - 1]["test_acc"]
+    # rows by epoch number: a run started at start_iteration > 0 has no rows for the skipped epochs
+    best_row = next((r for r in hist if r["epoch"] == state["best_epoch"]), {})
+    at_best = best_row.get("test_acc")
     result = TrainResult(
         test_at_best_val=at_best,
         test_final=hist[-1].get("test_acc") if hist else None,

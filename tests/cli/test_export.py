@@ -73,8 +73,21 @@ def test_usage_errors_exit_2(tmp_path, spec):
                    2, "input_shape")
     one_line_error(run("export", "--model", spec, "--encoding", "rolled", "--format", "npz", "-o", tmp_path / "g.npz",
                        "--max-memory", "lots"), 2, "lots")
-    one_line_error(run("export", "--model", spec, "--encoding", "mge", "--format", "npz", "-o", tmp_path / "g.npz",
-                       "--input-shape", "3,4,4"), 2, "mge")
+
+
+@pytest.mark.parametrize("fmt,name", [("edgelist", "g.tsv"), ("npz", "g.npz")])
+def test_export_mge(tmp_path, spec, mask_file, fmt, name):
+    path, masks = mask_file
+    result = run("export", "--model", spec, "--masks", path, "--encoding", "mge", "--input-shape", "3,4,4",
+                 "--format", fmt, "-o", tmp_path / name)
+    assert result.exit_code == 0, result.output
+    g = sg.load_graph(tmp_path / name)
+    assert isinstance(g, sg.MultipartiteGraph)
+    assert [p.name for p in g.partitions] == ["input", "0", "3"] and g.num_nodes == 48 + 64 + 10
+    # the linear layer reads the flattened conv output directly: one edge per kept weight
+    assert next(s for s in g.edge_sets if s.name == "3").num_edges == int(masks["3.weight"].sum())
+    one_line_error(run("export", "--model", spec, "--masks", path, "--encoding", "mge", "--input-shape", "3,4,4",
+                       "--compat", "mge2024", "--format", fmt, "-o", tmp_path / name), 3, "compat", "'3'")
 
 
 def test_mask_that_does_not_fit_exits_3(tmp_path, spec):

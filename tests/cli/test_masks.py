@@ -37,7 +37,7 @@ def fake_zoo(monkeypatch):
     nets = load_nets()
     calls = []
 
-    def load_model(spec, num_classes=10, checkpoint=None):
+    def load_model(spec, num_classes=10, checkpoint=None, input_shape=None):
         calls.append((spec, num_classes, checkpoint))
         if spec != "net":
             raise sparsegraph.errors.ModelSpecError(f"unknown model {spec!r}")

@@ -103,3 +103,18 @@ def test_option_values_are_parsed():
 
     assert parse_options(("a=1", "b=0.5", "c=true", "d=null", "e=none", "f=dense", "g=")) == {
         "a": 1, "b": 0.5, "c": True, "d": None, "e": "none", "f": "dense", "g": ""}
+
+
+def test_write_effective_masks(files, tmp_path):
+    from sparsegraph.masks import MaskSet
+
+    out = tmp_path / "effective.safetensors"
+    result = _run("--model", files["model"], "--masks", files["masks"], "--metrics", "paths.effective_weights",
+                  "--input-shape", "2,4,4", "--format", "json", "--write-effective-masks", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    effective = MaskSet.load(out)
+    kept = MaskSet.load(files["masks"])
+    assert list(effective) == ["0.weight", "3.weight"]
+    assert effective.num_kept == next(r["value"] for r in doc["rows"] if r["layer"] is None)
+    assert all(not bool((effective[n] & ~kept[n]).any()) for n in effective)

@@ -83,8 +83,6 @@ def test_bad_inputs():
         sg.encode(model)
     with pytest.raises(UsageError, match="input_shape"):
         sg.encode(model, encoding="unrolled")
-    with pytest.raises(UsageError, match="'mge' is not available"):
-        sg.encode(model, encoding="mge", input_shape=(3, 4, 4))
     with pytest.raises(UsageError, match="compat"):
         sg.encode(model, encoding="rolled", compat="mge2023")
 

@@ -1,4 +1,4 @@
-"""Per-layer encodings against the reference edge lists of eliacunegatti/mge-snn (tests/data/mge.*).
+"""Per-layer encodings against the reference edge lists of eliacunegatti/mge-snn (tests/refcases/mge.*).
 
 compat="mge2024" must reproduce them node for node, edge for edge (order and float16 weights); the
 clean unrolled graph must equal the reference restricted to real (unpadded) pixels.
@@ -13,7 +13,7 @@ import torch
 
 from sparsegraph.graphs.encodings import LayerSpec, build_layer
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "refcases"
 REF = json.loads((DATA / "mge.json").read_text())
 NPZ = np.load(DATA / "mge.npz")
 # conv input sides, read off the architectures in mge.json (pools halve the side)

@@ -13,7 +13,7 @@ import sparsegraph as sg
 from sparsegraph.errors import MetricError
 from sparsegraph.metrics import ramanujan, spectral
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "refcases"
+DATA = Path(__file__).resolve().parents[1] / "refcases"
 METRICS = {
     "ramanujan.delta_r": ramanujan.delta_r, "ramanujan.delta_r_norm": ramanujan.delta_r_norm,
     "ramanujan.delta_s": ramanujan.delta_s, "ramanujan.imdb": ramanujan.imdb,

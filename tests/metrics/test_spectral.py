@@ -13,7 +13,7 @@ import sparsegraph as sg
 from sparsegraph.errors import MetricError
 from sparsegraph.metrics import ramanujan, spectral
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "refcases"
+DATA = Path(__file__).resolve().parents[1] / "refcases"
 METRICS = {
     "spectral.mu0": spectral.mu0, "spectral.mu_hat": spectral.mu_hat, "spectral.lambda": spectral.spectral_gap,
     "spectral.lambda_imsg": spectral.lambda_imsg, "spectral.full_spectrum": spectral.full_spectrum,

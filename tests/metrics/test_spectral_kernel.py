@@ -18,7 +18,7 @@ from sparsegraph.metrics.spectral_kernel import (
     layer_spectra, prepare, sigma_pair, spectra_of, threshold,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "refcases"
+DATA = Path(__file__).resolve().parents[1] / "refcases"
 
 
 def _random_layer(rng, n_out, n_in, density, *, conv=False):
@@ -245,6 +245,19 @@ def test_full_resnet18_gram_and_lanczos_routes_agree():
             np.testing.assert_allclose(a.groups.w_sigma2[valid], b.groups.w_sigma2[valid], atol=tol, rtol=0)
 
 
+@pytest.mark.slow
+def test_full_resnet18_host_and_torch_routes_agree():
+    from torch import nn
+
+    model = sg.create_model("resnet18", seed=0)
+    rng = np.random.default_rng(1)
+    graphs = [sg.bipartite(rng.random(m.weight.shape) < 0.02, weight=m.weight.detach().numpy(), name=name)
+              for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for conv in ("neurips2023", "iclr2023"):
+        for a, b in zip(spectra_of(graphs, convention=conv), spectra_of(graphs, convention=conv, device="cpu")):
+            _assert_spectra_close(a, b)
+
+
 def test_edge_order_does_not_matter():
     from dataclasses import replace
 
@@ -259,3 +272,115 @@ def test_edge_order_does_not_matter():
     assert _close(x.weighted.sigma2, y.weighted.sigma2, x.weighted.sigma1)
     np.testing.assert_allclose(x.groups.sigma2, y.groups.sigma2, atol=1e-9, equal_nan=True)
     np.testing.assert_array_equal(x.groups.n_out, y.groups.n_out)
+
+
+def _assert_spectra_close(a, b):
+    """Two :class:`LayerSpectra` agree within metrics.md §7 (σ within 1e-7·max(1, σ1))."""
+    for x, y in ((a.mask, b.mask), (a.weighted, b.weighted)):
+        assert (x.num_edges, x.num_left, x.num_right) == (y.num_edges, y.num_left, y.num_right)
+        if x.num_edges:
+            assert _close(x.sigma1, y.sigma1, x.sigma1) and _close(x.sigma2, y.sigma2, x.sigma1)
+    tol = 1e-7 * max(1.0, float(np.nanmax(a.groups.w_sigma1, initial=1.0)),
+                     float(np.nanmax(a.groups.sigma1, initial=1.0)))
+    for u, v in ((a.groups.sigma1, b.groups.sigma1), (a.groups.sigma2, b.groups.sigma2),
+                 (a.groups.w_sigma1, b.groups.w_sigma1), (a.groups.w_sigma2, b.groups.w_sigma2)):
+        np.testing.assert_allclose(u, v, atol=tol, rtol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("solver", ["auto", "dense", "lanczos"])
+@pytest.mark.parametrize("convention", ["neurips2023", "iclr2023"])
+def test_torch_route_on_cpu_matches_host(solver, convention):
+    # device="cpu" runs the torch backend (the CUDA code path) on CPU tensors
+    rng = np.random.default_rng(21)
+    graphs = [sg.bipartite(*_random_layer(rng, n, 9 * m, d, conv=True))
+              for n, m, d in ((64, 32, 0.05), (16, 4, 0.3), (40, 12, 0.15))]
+    graphs.append(sg.bipartite(rng.random((30, 50)) < 0.2))  # unweighted
+    host = spectra_of(graphs, convention=convention, solver=solver)
+    torch_cpu = spectra_of(graphs, convention=convention, solver=solver, device="cpu")
+    for a, b in zip(host, torch_cpu):
+        _assert_spectra_close(a, b)
+        np.testing.assert_array_equal(a.groups.valid, b.groups.valid)
+
+
+def test_torch_route_is_deterministic_and_cached_apart():
+    rng = np.random.default_rng(4)
+    g = sg.bipartite(*_random_layer(rng, 48, 9 * 16, 0.1, conv=True))
+    a = layer_spectra(g, device="cpu", solver="lanczos")
+    b = layer_spectra(g, device="cpu", solver="lanczos")
+    assert a.mask == b.mask and a.weighted == b.weighted
+    with metric_cache() as cache:
+        prepare([g], cache)
+        prepare([g], cache, device="cpu")
+        assert len(cache) == 2  # host and torch records are kept apart
+        assert layer_spectra(g) is not layer_spectra(g, device="cpu")
+
+
+def test_torch_lanczos_matches_kronecker_closed_form():
+    rng = np.random.default_rng(3)
+    a = (rng.random((40, 35)) < 0.2).astype(float)
+    b = (rng.random((30, 33)) < 0.2).astype(float)
+    a[0, 0] = b[0, 0] = 1.0
+    x = sp.csr_array(sp.kron(sp.csr_array(a), sp.csr_array(b)))
+    products = np.sort(np.outer(np.linalg.svd(a, compute_uv=False), np.linalg.svd(b, compute_uv=False)).ravel())[::-1]
+    s1, s2 = sigma_pair(x, device="cpu")  # min side 1155 > 1024: the torch block Lanczos
+    assert _close(s1, products[0], products[0]) and _close(s2, products[1], products[0])
+    assert sigma_pair(x, device="cpu") == (s1, s2)
+
+
+def test_torch_lanczos_finds_a_degenerate_top():
+    rng = np.random.default_rng(0)
+    block = sp.random_array((700, 650), density=0.01, rng=rng, data_sampler=lambda size: np.ones(size))
+    s1, s2 = sigma_pair(sp.block_diag([block, block]).tocsr(), device="cpu")
+    ref = sigma_pair(block, solver="dense")[0]
+    assert _close(s1, ref, ref) and _close(s2, ref, ref)
+
+
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_gram_batches_of_mixed_sizes_match_dense_svd(device):
+    # many Gram problems of different exact sizes (2 … 70, wide and tall) solved in one batch
+    from sparsegraph.metrics.spectral_kernel import backend_for
+
+    rng = np.random.default_rng(8)
+    mats = [(rng.random((m, m + int(rng.integers(0, 40)))) < 0.3) * rng.random((1, 1)) * 3
+            for m in (2, 3, 5, 17, 33, 64, 70, 2)]
+    mats = [x + np.eye(*x.shape) for x in mats]  # no empty rows
+    mat = np.concatenate([np.full(np.count_nonzero(x), i) for i, x in enumerate(mats)])
+    row = np.concatenate([np.nonzero(x)[0] for x in mats])
+    col = np.concatenate([np.nonzero(x)[1] for x in mats])
+    val = np.concatenate([x[np.nonzero(x)] for x in mats])
+    m, n = np.array([x.shape[0] for x in mats]), np.array([x.shape[1] for x in mats])
+    top = backend_for(device).gram_top_two(mat, row, col, val, m, n)
+    for x, (s1, s2) in zip(mats, top):
+        ref = _dense_pair(x)
+        assert _close(s1, ref[0], ref[0]) and _close(s2, ref[1], ref[0])
+
+
+def test_unweighted_graph_reuses_the_mask_solve():
+    # without weights A_w = S and W_K = B_K: one solve, identical numbers, still equal to dense SVD
+    rng = np.random.default_rng(13)
+    mask = rng.random((24, 60)) < 0.25
+    s = layer_spectra(sg.bipartite(mask))
+    assert s.weighted.sigma1 == s.mask.sigma1 and s.weighted.sigma2 == s.mask.sigma2
+    valid = s.groups.valid
+    assert valid.any()
+    np.testing.assert_array_equal(s.groups.w_sigma2[valid], s.groups.sigma2[valid])
+    ref = _dense_pair(mask.T.astype(float))
+    assert _close(s.weighted.sigma2, ref[1], ref[0])
+    fan_out = mask.T.sum(1)
+    for k in np.flatnonzero(valid):
+        ref = _dense_pair(mask.T[fan_out == s.groups.fan_out[k]].astype(float))
+        assert _close(s.groups.w_sigma2[k], ref[1], ref[0])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_lanczos_and_all_solvers_match_host():
+    rng = np.random.default_rng(10)
+    graphs = [sg.bipartite(*_random_layer(rng, 64, 9 * 32, 0.05, conv=True)) for _ in range(2)]
+    for solver in ("auto", "dense", "lanczos"):
+        for a, b in zip(spectra_of(graphs, solver=solver), spectra_of(graphs, solver=solver, device="cuda")):
+            _assert_spectra_close(a, b)
+    block = sp.random_array((700, 650), density=0.01, rng=rng, data_sampler=lambda size: np.ones(size))
+    x = sp.block_diag([block, sp.random_array((600, 800), density=0.01, rng=rng)]).tocsr()
+    host, gpu = sigma_pair(x), sigma_pair(x, device="cuda")
+    assert _close(host[0], gpu[0], host[0]) and _close(host[1], gpu[1], host[0])

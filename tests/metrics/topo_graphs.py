@@ -10,11 +10,11 @@ import numpy as np
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.bipartite import BipartiteGraph
 
-REFCASES = Path(__file__).resolve().parents[1] / "data" / "refcases"
+REFCASES = Path(__file__).resolve().parents[1] / "refcases"
 
 
 def load_mge_refcases() -> tuple[dict, dict]:
-    """``(cases by name, npz arrays)`` of ``tests/data/refcases/mge.{json,npz}``."""
+    """``(cases by name, npz arrays)`` of ``tests/refcases/mge.{json,npz}``."""
     doc = json.loads((REFCASES / "mge.json").read_text())
     arrays = np.load(REFCASES / "mge.npz")
     return {case["case"]: case for case in doc["cases"]}, {k: arrays[k] for k in arrays.files}

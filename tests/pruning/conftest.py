@@ -167,3 +167,37 @@ def zoo_model(name: str, **kw):
 @pytest.fixture
 def zoo():
     return zoo_model
+
+
+# ---- PAGS / PEGS / IMP / Early-Bird: lenet5 on the embedded digits ----------------------------------
+PAGS_TIMING_FIELDS = ("time", "elapsed_s", "generate_s", "metric_s", "seconds")
+_DIGITS = {}
+
+
+def _digits():
+    from sparsegraph.training import load_train_data
+
+    if "data" not in _DIGITS:
+        _DIGITS["data"] = load_train_data("digits")
+    return _DIGITS["data"]
+
+
+def _lenet(seed: int = 0):
+    import sparsegraph as sg
+
+    return sg.create_model("lenet5", num_classes=10, input_shape=(1, 8, 8), seed=seed)
+
+
+def _stable_rows(rows, events=("pags_sample", "pags_snapshot")):
+    """The rows of ``events`` without wall-clock fields (those differ between runs by nature)."""
+    return [{k: v for k, v in r.items() if k not in PAGS_TIMING_FIELDS} for r in rows if r["event"] in events]
+
+
+def _same_masks(a, b) -> bool:
+    return list(a) == list(b) and all(bool((a[n] == b[n]).all()) for n in a)
+
+
+@pytest.fixture
+def kit():
+    """lenet5/digits factories and row helpers for the sampler and baseline tests."""
+    return SimpleNamespace(digits=_digits, lenet=_lenet, stable=_stable_rows, same_masks=_same_masks)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sparsegraph.errors import UsageError
-from sparsegraph.pruning.topk import topk_mask
+from sparsegraph.pruning.topk import TIE_SEED_HIGH, kth_largest, topk_mask
 from sparsegraph.utils.seed import make_generator
 
 
@@ -25,9 +25,13 @@ def test_all_tied_keeps_exactly_k_and_is_seeded(k):
         assert not torch.equal(a, c)
 
 
-def test_random_tie_keys_follow_the_seeded_permutation():
+def _tie_seed(seed):
+    return int(torch.randint(TIE_SEED_HIGH, (1,), generator=make_generator(seed)))
+
+
+def test_random_tie_keys_follow_the_permutation_of_the_drawn_tie_seed():
     scores = torch.zeros(10, dtype=torch.float64)
-    perm = torch.randperm(10, generator=make_generator(7))
+    perm = torch.randperm(10, generator=make_generator(_tie_seed(7)))
     keep = topk_mask(scores, 4, generator=make_generator(7))
     expected = torch.zeros(10, dtype=torch.bool)
     expected[perm[:4]] = True            # key of perm[j] is j: the first four of perm win
@@ -45,12 +49,32 @@ def test_index_tie_break_prefers_lower_flat_index():
     assert keep.tolist() == [True, True, False, False, False, False]
 
 
-def test_randperm_is_drawn_even_without_ties():
+@pytest.mark.parametrize("scores", [torch.arange(5, dtype=torch.float64), torch.zeros(5, dtype=torch.float64)])
+def test_one_tie_seed_is_drawn_per_selection_ties_or_not(scores):
     g = make_generator(0)
-    topk_mask(torch.arange(5, dtype=torch.float64), 2, generator=g)
+    topk_mask(scores, 2, generator=g)
     reference = make_generator(0)
-    torch.randperm(5, generator=reference)
+    torch.randint(TIE_SEED_HIGH, (1,), generator=reference)
     assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=reference))
+
+
+def test_tied_selection_matches_the_randperm_rule_on_a_large_vector():
+    scores = torch.cat([torch.rand(5000, generator=make_generator(1), dtype=torch.float64) + 1,
+                        torch.full((3000,), 0.5, dtype=torch.float64)])
+    keep = topk_mask(scores, 6000, generator=make_generator(5))
+    perm = torch.randperm(8000, generator=make_generator(_tie_seed(5)))
+    tied_in_key_order = perm[perm >= 5000]
+    expected = torch.zeros(8000, dtype=torch.bool)
+    expected[:5000] = True
+    expected[tied_in_key_order[:1000]] = True
+    assert torch.equal(keep, expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16, torch.int64])
+def test_kth_largest_is_an_exact_entry_for_every_dtype(dtype):
+    values = (torch.rand(1001, generator=make_generator(2), dtype=torch.float64) * 100).to(dtype)
+    for k in (1, 17, 500, 1001):
+        assert kth_largest(values, k) == torch.sort(values, descending=True).values[k - 1]
 
 
 def test_pruned_entries_are_never_kept_and_asking_for_more_is_an_error():

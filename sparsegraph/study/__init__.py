@@ -1,0 +1,40 @@
+"""``sparsegraph study``: run a grid of pruned networks and find which graph metrics predict accuracy.
+
+- :mod:`~sparsegraph.study.grid`: the method x sparsity x seed grid of prune runs (resumable, serial,
+  process pool or Ray).
+- :mod:`~sparsegraph.study.collect`: one :class:`StudyRecord` per run (or per CSV row), with network
+  and per-layer metric values, computing missing metrics with ``sg.measure``.
+- :mod:`~sparsegraph.study.stats`, :mod:`~sparsegraph.study.ranking`, :mod:`~sparsegraph.study.regression`:
+  correlations with bootstrap intervals, method rankings, cross-validated ridge regression.
+- :mod:`~sparsegraph.study.report`: ``analyze`` (all of the above) and the analysis.json / CSV / Markdown
+  outputs; :mod:`~sparsegraph.study.plots`: the figures (matplotlib).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "GridSpec": "sparsegraph.study.grid",
+    "run_grid": "sparsegraph.study.grid",
+    "StudyRecord": "sparsegraph.study.collect",
+    "Collection": "sparsegraph.study.collect",
+    "collect": "sparsegraph.study.collect",
+    "analyze": "sparsegraph.study.report",
+    "Analysis": "sparsegraph.study.report",
+    "write_outputs": "sparsegraph.study.report",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sparsegraph.study' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,134 @@
+import csv
+import math
+
+import pytest
+
+from sparsegraph.errors import StudyInputError
+from sparsegraph.masks import MaskSet
+from sparsegraph.metrics import register_metric
+from sparsegraph.metrics.registry import unregister_metric
+from sparsegraph.study.collect import collect
+
+
+
+def test_study_directory_records_and_skipped_runs(synthetic_study, helpers):
+    SHAPES = helpers.SHAPES
+    collection = collect(synthetic_study)
+    assert collection.metrics == ["density"]
+    assert len(collection.records) == 14  # 12 sparse + 2 dense
+    assert sum(r.is_dense for r in collection.records) == 2
+    reasons = {s["run"]: s["reason"] for s in collection.skipped}
+    assert reasons == {
+        "a_s0.95_seed0": "unfinished (no summary.json)",
+        "b_s0.95_seed0": "accuracy is nan",
+        "c_s0.95_seed0": "no test_at_best_val in summary.json (trained with --epochs 0?)",
+        "c_s0.95_seed1": "missing run directory",
+    }
+    record = next(r for r in collection.records if r.run_id == "b_s0.9_seed1")
+    assert (record.method, record.sparsity, record.seed, record.model) == ("b", 0.9, 1, "mlp")
+    assert record.network["density"] == pytest.approx(sum(record.layer_densities[n] * math.prod(s)
+                                                          for n, s in SHAPES.items()) / sum(
+        math.prod(s) for s in SHAPES.values()))
+    assert set(record.layers["density"]) == set(SHAPES)
+
+
+def test_study_directory_without_manifest_is_scanned(synthetic_study):
+    (synthetic_study / "study.json").unlink()
+    collection = collect(synthetic_study)
+    assert len(collection.records) == 14
+    assert {s["run"] for s in collection.skipped} == {"a_s0.95_seed0", "b_s0.95_seed0", "c_s0.95_seed0"}
+
+
+@pytest.fixture
+def edges_metric():
+    register_metric(lambda graph: float(graph.num_edges), name="studytest.edges", scope="layer", encoding="rolled",
+                    higher_is_better=True, units="count", aggregate="mean", description="kept edges")
+    yield "studytest.edges"
+    unregister_metric("studytest.edges")
+
+
+def _write_csv(path, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_csv_with_a_plugin_metric_computed_on_the_masks(tmp_path, edges_metric, helpers):
+    random_masks = helpers.random_masks
+    rows = []
+    for i, density in enumerate((0.05, 0.1, 0.2, 0.3)):
+        masks = random_masks(density, seed=i)
+        masks.save(tmp_path / f"m{i}.safetensors")
+        rows.append({"mask_path": f"m{i}.safetensors", "model": "mlp", "accuracy": 1e-5 * masks.num_kept,
+                     "method": "x", "sparsity": 1 - density, "seed": i, "dataset": "digits"})
+    rows.append({**rows[0], "mask_path": "absent.safetensors"})
+    rows.append({**rows[1], "accuracy": "nan"})
+    rows.append({**rows[2], "sparsity": "lots"})
+    _write_csv(tmp_path / "study.csv", rows)
+    collection = collect(tmp_path / "study.csv", ["studytest.edges"])
+    assert collection.metrics == ["studytest.edges"]
+    assert [r.run_id for r in collection.records] == ["row2", "row3", "row4", "row5"]
+    for record in collection.records:  # the mean over 3 layers of kept edges = kept / 3
+        assert record.network["studytest.edges"] == pytest.approx(record.accuracy / 1e-5 / 3)
+        assert sum(record.layers["studytest.edges"].values()) == pytest.approx(record.accuracy / 1e-5)
+    reasons = {s["run"]: s["reason"] for s in collection.skipped}
+    assert reasons["row6"].startswith("mask file ") and reasons["row6"].endswith("absent.safetensors not found")
+    assert reasons["row7"] == "accuracy is nan"
+    assert reasons["row8"] == "sparsity 'lots' is not a float"
+    assert collection.notes == ["computed missing metrics with sparsegraph.measure for 4 run(s)"]
+
+
+def test_mask_that_does_not_fit_the_model_is_skipped(tmp_path, helpers):
+    helpers.random_masks(0.1, 0).save(tmp_path / "m.safetensors")
+    _write_csv(tmp_path / "s.csv", [{"mask_path": "m.safetensors", "model": "lenet5", "accuracy": 0.5}])
+    collection = collect(tmp_path / "s.csv", ["density"])
+    assert collection.records == []
+    assert collection.skipped[0]["run"] == "row2" and collection.skipped[0]["reason"].startswith("cannot measure: ")
+
+
+@pytest.mark.parametrize("content, message", [
+    ("mask_path,accuracy\nm.safetensors,0.5\n", "missing required column(s) model"),
+    ("mask_path,model,accuracy\n", "no rows"),
+    (b"\xff\xfe\x00binary", "not a readable CSV"),
+])
+def test_bad_csv_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(StudyInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        collect(path, ["density"])
+
+
+def test_not_a_study(tmp_path):
+    with pytest.raises(StudyInputError, match="not a study directory"):
+        collect(tmp_path)
+    with pytest.raises(StudyInputError, match="no such study directory or CSV file"):
+        collect(tmp_path / "nothing")
+
+
+def test_corrupt_run_files_are_skipped_or_ignored(synthetic_study):
+    (synthetic_study / "a_s0.8_seed0" / "summary.json").write_text("{not json")
+    (synthetic_study / "a_s0.8_seed1" / "summary.json").write_text("[1, 2]")
+    (synthetic_study / "b_s0.8_seed0" / "metrics.json").write_text('{"rows": [1, {"metric": 3}, null]}')
+    collection = collect(synthetic_study)
+    reasons = {s["run"]: s["reason"] for s in collection.skipped}
+    assert reasons["a_s0.8_seed0"].startswith("unreadable summary.json (")
+    assert reasons["a_s0.8_seed1"] == "unreadable summary.json (not a JSON object)"
+    record = next(r for r in collection.records if r.run_id == "b_s0.8_seed0")
+    assert record.network == {} and len(collection.records) == 12
+    # asking for density computes it for the run whose metrics.json was unusable
+    again = collect(synthetic_study, ["density"])
+    record = next(r for r in again.records if r.run_id == "b_s0.8_seed0")
+    assert record.network["density"] == pytest.approx(MaskSet.load(record.masks_path).density)
+    assert again.notes == ["computed missing metrics with sparsegraph.measure for 1 run(s)"]
+
+
+def test_csv_with_bom_and_no_method_sparsity_or_seed(tmp_path, helpers):
+    lines = ["mask_path,model,accuracy,dataset"]
+    for i, density in enumerate((0.1, 0.2, 0.3, 0.4)):
+        helpers.random_masks(density, i).save(tmp_path / f"m{i}.safetensors")
+        lines.append(f"m{i}.safetensors,mlp,{0.5 + density},digits")
+    (tmp_path / "s.csv").write_bytes(("\n".join(lines) + "\n").encode("utf-8-sig"))
+    collection = collect(tmp_path / "s.csv", ["density"])
+    assert len(collection.records) == 4
+    assert {(r.method, r.sparsity, r.seed, r.dataset) for r in collection.records} == {("unknown", None, None, "digits")}
