@@ -26,6 +26,9 @@ DENSE_BATCH_BYTES = 64 * 2**20
 # ARPACK residual tolerance, relative to |λ|: the residual norm bounds the eigenvalue error (Kahan), so the
 # Ritz values stay within 1e-10·|λ| of eigenvalues, inside metrics.md §7's 1e-9·max(1, t1).
 EIGSH_TOL = 1e-10
+# ARPACK restarts before giving up: enough for every zoo MGE down to 1 % density; a spectrum whose top is
+# clustered to ~1e-8 (very sparse graphs) would otherwise run for many minutes
+EIGSH_MAXITER = 3000
 # Lanczos basis sizes. A bigger basis saves restarts but every step re-orthogonalises against all of it
 # (O(N·ncv) per step); these are the measured optima on the ResNet-20 MGE (benchmarks/bench_topo.py).
 ADJACENCY_NCV = 16
@@ -134,12 +137,11 @@ class TopoView:
         degree = a.sum(axis=1)
         if n <= DENSE_SPECTRUM_MAX_NODES:
             return float(np.linalg.eigvalsh(np.diag(degree) - a.toarray())[-1])
-        from scipy.sparse.linalg import LinearOperator, eigsh
+        from scipy.sparse.linalg import LinearOperator
 
         # L is applied as D·x − A·x: assembling D − A would cost more than the whole solve
         laplacian = LinearOperator((n, n), matvec=lambda x: degree * x.ravel() - a @ x.ravel(), dtype=np.float64)
-        values = eigsh(laplacian, k=1, which="LA", v0=_start_vector(n), ncv=min(n, LAPLACIAN_NCV), tol=EIGSH_TOL,
-                       return_eigenvectors=False)
+        values = _eigsh(laplacian, k=1, which="LA", ncv=min(n, LAPLACIAN_NCV))
         return float(values[-1])
 
 
@@ -202,14 +204,24 @@ def top_abs_eigenvalues(matrix, k: int, labels: np.ndarray, count: int) -> np.nd
 
 def _lanczos_top_abs(matrix, k: int) -> np.ndarray:
     """The ``k`` largest |eigenvalues| of one (large) symmetric sparse matrix by ARPACK."""
-    from scipy.sparse.linalg import eigsh
-
     n = matrix.shape[0]
     # exactly k wanted values: every extra one must converge too, and past t3 the MGE spectrum is a
     # near-continuum (six values cost ~900 steps on ResNet-20, three ~130)
-    values = eigsh(matrix, k=k, which="LM", v0=_start_vector(n), ncv=min(n, max(ADJACENCY_NCV, 2 * k + 1)),
-                   tol=EIGSH_TOL, return_eigenvectors=False)
+    values = _eigsh(matrix, k=k, which="LM", ncv=min(n, max(ADJACENCY_NCV, 2 * k + 1)))
     return np.abs(values)
+
+
+def _eigsh(operator, *, k: int, which: str, ncv: int) -> np.ndarray:
+    """Seeded ARPACK eigenvalues, with a clear error instead of an endless run on a clustered spectrum."""
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    try:
+        return eigsh(operator, k=k, which=which, v0=_start_vector(operator.shape[0]), ncv=ncv, tol=EIGSH_TOL,
+                     maxiter=EIGSH_MAXITER, return_eigenvectors=False)
+    except ArpackNoConvergence:
+        raise MetricError(f"topo spectral metrics: ARPACK did not converge in {EIGSH_MAXITER} restarts on a "
+                          f"{operator.shape[0]}-node component (its top eigenvalues are too tightly clustered "
+                          f"for tolerance {EIGSH_TOL:g})") from None
 
 
 def _dense_components_top_abs(matrix, nodes: np.ndarray, position: np.ndarray, size: int, k: int) -> np.ndarray:

@@ -126,3 +126,17 @@ def test_zero_weight_component_is_not_solved(monkeypatch):
     lanczos = spy(monkeypatch, "_lanczos_top_abs")
     assert top_abs_eigenvalues(matrix, 3, np.zeros(n, dtype=np.int64), 1).tolist() == [0.0, 0.0, 0.0]
     assert lanczos == []
+
+
+def test_an_unconverged_eigensolve_is_a_metric_error_not_an_endless_run(monkeypatch):
+    import scipy.sparse as sp
+
+    from sparsegraph.errors import MetricError
+    from sparsegraph.metrics import topo_kernel
+
+    monkeypatch.setattr(topo_kernel, "EIGSH_MAXITER", 1)
+    rng = np.random.default_rng(0)
+    upper = sp.random(900, 900, density=0.01, random_state=rng, format="csr")
+    matrix = (upper + upper.T).tocsr()
+    with pytest.raises(MetricError, match="did not converge in 1 restarts"):
+        topo_kernel._lanczos_top_abs(matrix, 3)
