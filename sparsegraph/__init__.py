@@ -15,9 +15,7 @@ the optional graph libraries.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from sparsegraph._lazy import lazy_attributes as _lazy_attributes
 from sparsegraph._version import __version__
 
 # public name -> module that defines it
@@ -45,14 +43,4 @@ _SUBMODULES = {"data", "errors", "graphs", "masks", "metrics", "models", "prunin
 __all__ = ["__version__", *sorted(_LAZY), *sorted(_SUBMODULES)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"sparsegraph.{name}")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sparsegraph' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY, _SUBMODULES)

@@ -117,12 +117,16 @@ def _effective_counts(passes: PathPasses | NpbPasses, names: Sequence[str]
 
 
 # -------------------------------------------------------------------------------------------- metrics
-@register_metric(
-    name="paths.log10_paths", scope="network", encoding="model", higher_is_better=True, units="log10(count)",
-    conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
-    description="log10 of the number of input→output paths through the kept weights",
-    source=_SOURCE,
-)
+def _paths_metric(name: str, *, higher_is_better: bool, units: str, description: str):
+    """``register_metric`` with what every paths.* metric shares: a network metric of the model under
+    CONVENTIONS and OPTIONS, whose layer rows are not aggregated, citing [NPB23]/[VK23]."""
+    return register_metric(name=name, scope="network", encoding="model", higher_is_better=higher_is_better,
+                           units=units, conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
+                           description=description, source=_SOURCE)
+
+
+@_paths_metric("paths.log10_paths", higher_is_better=True, units="log10(count)",
+               description="log10 of the number of input→output paths through the kept weights")
 def log10_paths(target: tuple[nn.Module, Mapping[str, Tensor] | None], convention: str = "exact",
                 input_shape: Sequence[int] | None = None, include_input: bool = True, include_output: bool = True,
                 device: str | None = None, layers: Iterable[str] | None = None,
@@ -152,12 +156,8 @@ def log10_paths(target: tuple[nn.Module, Mapping[str, Tensor] | None], conventio
     return MetricResult(value, "ok", extras=extras)
 
 
-@register_metric(
-    name="paths.effective_weights", scope="network", encoding="model", higher_is_better=True, units="count",
-    conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
-    description="kept weights that lie on at least one input→output path",
-    source=_SOURCE,
-)
+@_paths_metric("paths.effective_weights", higher_is_better=True, units="count",
+               description="kept weights that lie on at least one input→output path")
 def effective_weights(target: tuple[nn.Module, Mapping[str, Tensor] | None], convention: str = "exact",
                       input_shape: Sequence[int] | None = None, include_input: bool = True,
                       include_output: bool = True, device: str | None = None, layers: Iterable[str] | None = None,
@@ -181,12 +181,8 @@ def effective_weights(target: tuple[nn.Module, Mapping[str, Tensor] | None], con
     return MetricResult(float(sum(rows.values())), "ok", per_layer=rows, extras=extras)
 
 
-@register_metric(
-    name="paths.effective_sparsity", scope="network", encoding="model", higher_is_better=False, units="fraction",
-    conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
-    description="1 − effective weights / all weights of the included layers",
-    source=_SOURCE,
-)
+@_paths_metric("paths.effective_sparsity", higher_is_better=False, units="fraction",
+               description="1 − effective weights / all weights of the included layers")
 def effective_sparsity(target: tuple[nn.Module, Mapping[str, Tensor] | None], convention: str = "exact",
                        input_shape: Sequence[int] | None = None, include_input: bool = True,
                        include_output: bool = True, device: str | None = None, layers: Iterable[str] | None = None,
@@ -210,12 +206,8 @@ def effective_sparsity(target: tuple[nn.Module, Mapping[str, Tensor] | None], co
     return MetricResult(1.0 - total / size, "ok", per_layer=rows, extras=extras)
 
 
-@register_metric(
-    name="paths.effective_nodes", scope="network", encoding="model", higher_is_better=True, units="count",
-    conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
-    description="units (channels or features) that lie on at least one input→output path",
-    source=_SOURCE,
-)
+@_paths_metric("paths.effective_nodes", higher_is_better=True, units="count",
+               description="units (channels or features) that lie on at least one input→output path")
 def effective_nodes(target: tuple[nn.Module, Mapping[str, Tensor] | None], convention: str = "exact",
                     input_shape: Sequence[int] | None = None, include_input: bool = True, include_output: bool = True,
                     device: str | None = None, layers: Iterable[str] | None = None,

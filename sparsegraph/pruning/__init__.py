@@ -6,8 +6,7 @@ Public names (imported lazily): ``prune``, ``run``, ``scores``, ``PruneResult``,
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sparsegraph._lazy import lazy_attributes as _lazy_attributes
 
 _LAZY = {
     "prune": "sparsegraph.pruning.api",
@@ -23,12 +22,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sparsegraph.pruning' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY)

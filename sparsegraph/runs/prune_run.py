@@ -29,6 +29,7 @@ from sparsegraph.errors import BadInputError, UsageError
 from sparsegraph.utils.atomic import atomic_write_text
 from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.seed import derive_seed
+from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
 
 DEFAULT_METRICS = ("density", "ramanujan", "spectral")
 # meta-samplers get the training split, a run directory (snapshots, state) and the run log
@@ -139,7 +140,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         masks.check_fits(model, source=str(masks_path))
         start_iteration = int(masks.metadata.get("start_iteration", 0))
         if start_path.exists():
-            model.load_state_dict(_load_weights(start_path))
+            model.load_state_dict(load_state_dict(start_path, "start weights"))
         pags_layers = None
     else:
         t0 = time.perf_counter()
@@ -161,7 +162,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         if config.method in SAMPLERS + TRAINING_BASELINES:
             # θ_t (PEGS), θ_k (IMP) or the Early-Bird start: the weights sparse training starts from
             model.load_state_dict(result.weights)
-            _save_weights(start_path, model)
+            save_state_dict(start_path, model)
         masks.save(masks_path)
     masks.apply(model)
     if config.plot and config.method in SAMPLERS:
@@ -228,25 +229,6 @@ def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resum
     return {"data": data.train, **options}
 
 
-def _save_weights(path: Path, model: torch.nn.Module) -> None:
-    from safetensors.torch import save_file
-
-    from sparsegraph.utils.atomic import atomic_path
-
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
-
-
-def _load_weights(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except (OSError, RuntimeError) as exc:
-        raise BadInputError(f"{path}: unreadable start weights ({exc})") from None
-
-
 def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, resume: bool, progress: bool,
                      num_classes: int, input_shape) -> dict[str, Any]:
     """Train every snapshot mask from the start weights (``snapshot_runs/<name>/``); accuracies and stats."""
@@ -259,7 +241,7 @@ def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, r
     for path in sorted((run_dir / "snapshots").glob("mask_*.safetensors")):
         masks = MaskSet.load(path)
         model = _load_model(config, num_classes, input_shape)
-        model.load_state_dict(_load_weights(run_dir / START_WEIGHTS))
+        model.load_state_dict(load_state_dict(run_dir / START_WEIGHTS, "start weights"))
         masks.apply(model)
         sub = run_dir / "snapshot_runs" / path.stem
         result = train(model, masks, data, recipe=recipe, run_dir=sub, seed=config.seed, device=config.device,

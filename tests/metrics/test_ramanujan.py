@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from refcases.ramanujan_cases import ramanujan_cases
 
 import sparsegraph as sg
 from sparsegraph.errors import MetricError
 from sparsegraph.metrics import ramanujan, spectral
 
-DATA = Path(__file__).resolve().parents[1] / "refcases"
 METRICS = {
     "ramanujan.delta_r": ramanujan.delta_r, "ramanujan.delta_r_norm": ramanujan.delta_r_norm,
     "ramanujan.delta_s": ramanujan.delta_s, "ramanujan.imdb": ramanujan.imdb,
@@ -23,21 +22,14 @@ METRICS = {
 CONVENTIONS = ("neurips2023", "iclr2023")
 
 
-def _cases():
-    doc = json.loads((DATA / "ramanujan.json").read_text())
-    arrays = np.load(DATA / "ramanujan.npz")
-    for case in doc["cases"]:
-        mask = arrays[case["npz"]["mask"]].astype(bool)
-        yield case, sg.bipartite(mask, weight=arrays[case["npz"]["weight"]] * mask, name=case["case"])
-
-
 def _close(x, ref):
     if ref is None:
         return x is None
     return x is not None and abs(x - ref) <= 1e-3 + 1e-4 * abs(ref)
 
 
-@pytest.mark.parametrize("case,graph", list(_cases()), ids=lambda v: v["case"] if isinstance(v, dict) else "")
+@pytest.mark.parametrize("case,graph", list(ramanujan_cases()),
+                         ids=lambda v: v["case"] if isinstance(v, dict) else "")
 def test_reference_values(case, graph):
     checked = 0
     for conv, values in case["expected"].items():

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+
+from refcases.ramanujan_cases import ramanujan_cases
 
 import sparsegraph as sg
 from sparsegraph.errors import MetricError
 from sparsegraph.metrics import ramanujan, spectral
 
-DATA = Path(__file__).resolve().parents[1] / "refcases"
 METRICS = {
     "spectral.mu0": spectral.mu0, "spectral.mu_hat": spectral.mu_hat, "spectral.lambda": spectral.spectral_gap,
     "spectral.lambda_imsg": spectral.lambda_imsg, "spectral.full_spectrum": spectral.full_spectrum,
@@ -21,15 +20,8 @@ METRICS = {
 CONVENTIONS = ("neurips2023", "iclr2023")
 
 
-def _cases():
-    doc = json.loads((DATA / "ramanujan.json").read_text())
-    arrays = np.load(DATA / "ramanujan.npz")
-    for case in doc["cases"]:
-        mask = arrays[case["npz"]["mask"]].astype(bool)
-        yield case, sg.bipartite(mask, weight=arrays[case["npz"]["weight"]] * mask, name=case["case"])
-
-
-@pytest.mark.parametrize("case,graph", list(_cases()), ids=lambda v: v["case"] if isinstance(v, dict) else "")
+@pytest.mark.parametrize("case,graph", list(ramanujan_cases()),
+                         ids=lambda v: v["case"] if isinstance(v, dict) else "")
 def test_reference_values(case, graph):
     for conv, values in case["expected"].items():
         for name, ref in values.items():
@@ -47,7 +39,7 @@ def test_reference_values(case, graph):
 
 
 def test_full_spectrum_call_axes():
-    for case, graph in _cases():
+    for case, graph in ramanujan_cases():
         call = case["details"]["neurips2023"]["full_spectrum_call"]
         axes = spectral.full_spectrum(graph).extras["axes"]
         for key, name in (("imdb", "ramanujan.imdb"), ("lambda_imsg", "spectral.lambda_imsg"),

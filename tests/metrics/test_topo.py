@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from refcases.mge_nets import load_mge_refcases
+from refcases.topo_graphs import complete_bipartite, dense_mlp, layered_graph, refcase_layer_graph, refcase_mge_graph
 
-from topo_graphs import (  # noqa: E402
-    complete_bipartite,
-    dense_mlp,
-    layered_graph,
-    load_mge_refcases,
-    refcase_layer_graph,
-    refcase_mge_graph,
-)
-
-from sparsegraph.errors import MetricError, UsageError  # noqa: E402
-from sparsegraph.metrics import compute, compute_detailed, list_metrics  # noqa: E402
-from sparsegraph.metrics.cache import metric_cache  # noqa: E402
+from sparsegraph.errors import MetricError, UsageError
+from sparsegraph.metrics import compute, compute_detailed, list_metrics
+from sparsegraph.metrics.cache import metric_cache
 
 CASES, ARRAYS = load_mge_refcases()
 TOPO = [info.name for info in list_metrics("topo.*")]

@@ -1,83 +1,30 @@
 """topo.* through ``sg.encode``: compat="mge2024" graphs (multipartite and per layer) against the mge-snn
-values, and the clean MGE of a dense MLP against the closed forms (metrics.md §9). A test is skipped where
-the installation lacks the encoding it needs."""
+values, and the clean MGE of a dense MLP against the closed forms (metrics.md §9)."""
 
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from refcases.mge_nets import input_shape, load_mge_refcases, reference_model
 
-from topo_graphs import load_mge_refcases  # noqa: E402
+import sparsegraph as sg
+from sparsegraph.metrics import compute, list_metrics
+from sparsegraph.metrics.cache import metric_cache
 
-import sparsegraph as sg  # noqa: E402
-from sparsegraph.errors import UsageError  # noqa: E402
-from sparsegraph.metrics import compute, list_metrics  # noqa: E402
-from sparsegraph.metrics.cache import metric_cache  # noqa: E402
-
-CASES, ARRAYS = load_mge_refcases()
-
-
-def encode_or_skip(model, masks, **kwargs):
-    try:
-        encode = sg.encode
-    except AttributeError:
-        pytest.skip("sg.encode is not available in this installation")
-    try:
-        return encode(model, masks, **kwargs)
-    except UsageError as exc:
-        if "not available" in str(exc):
-            pytest.skip(str(exc))
-        raise
+CASES, _ = load_mge_refcases()
+# the two cases encoded here (test_topo.py checks every case from its reference edge lists)
+NAMES = ["mlp3", "conv2_s1p1_i6"]
 
 
-class MLP3(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(12, 8, bias=False), nn.Linear(8, 6, bias=False), nn.Linear(6, 4, bias=False)
-
-    def forward(self, x):
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
-
-
-class Conv2(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv_a = nn.Conv2d(3, 4, 3, padding=1, bias=False)
-        self.conv_b = nn.Conv2d(4, 8, 3, padding=1, bias=False)
-
-    def forward(self, x):
-        return self.conv_b(F.relu(self.conv_a(x)))
-
-
-NETS = {"mlp3": MLP3, "conv2_s1p1_i6": Conv2}
-
-
-def reference_model(name):
-    model = NETS[name]()
-    masks = {}
-    with torch.no_grad():
-        for row in CASES[name]["layers"]:
-            module = model.get_submodule(row["layer"])
-            module.weight.copy_(torch.from_numpy(ARRAYS[row["npz"]["weight"]]))
-            masks[row["layer"] + ".weight"] = torch.from_numpy(ARRAYS[row["npz"]["mask"]].astype(bool))
-    return model, masks
-
-
-@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("name", NAMES)
 def test_compat_encoding_reproduces_reference_topometrics(name):
     case = CASES[name]
     model, masks = reference_model(name)
-    graph = encode_or_skip(model, masks, encoding="mge", input_shape=tuple(case["architecture"]["input_shape"]),
-                           compat="mge2024")
+    graph = sg.encode(model, masks, encoding="mge", input_shape=input_shape(name), compat="mge2024")
     details = case["details"]["mge2024"]
     with metric_cache():
         for metric, ref in case["expected"]["topo"]["mge2024"].items():
@@ -94,7 +41,7 @@ def test_compat_encoding_reproduces_reference_topometrics(name):
 @pytest.mark.parametrize("a,b,c", [(3, 4, 2), (2, 3, 5)])
 def test_clean_encoding_of_a_dense_mlp(a, b, c):
     model = nn.Sequential(nn.Linear(a, b), nn.ReLU(), nn.Linear(b, c))
-    graph = encode_or_skip(model, None, encoding="mge", input_shape=(a,))
+    graph = sg.encode(model, None, encoding="mge", input_shape=(a,))
     n, e = a + b + c, a * b + b * c
     assert (graph.num_nodes, graph.num_edges) == (n, e)
     with metric_cache():
@@ -113,12 +60,11 @@ def test_clean_encoding_of_a_dense_mlp(a, b, c):
 
 
 @pytest.mark.parametrize("encoding", ["rolled", "rolled-channel"])
-@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("name", NAMES)
 def test_compat_layer_encodings_reproduce_reference_layerwise_values(name, encoding):
     case = CASES[name]
     model, masks = reference_model(name)
-    graphs = encode_or_skip(model, masks, encoding=encoding, compat="mge2024",
-                            input_shape=tuple(case["architecture"]["input_shape"]))
+    graphs = sg.encode(model, masks, encoding=encoding, compat="mge2024", input_shape=input_shape(name))
     expected = {row["layer"]: row for row in case["expected"]["topo_layerwise"]["mge2024"][encoding]}
     exact_motifs = case["details"]["layerwise_motifs_exact_size4"][encoding]
     assert list(graphs) == list(expected)

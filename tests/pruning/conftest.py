@@ -1,5 +1,6 @@
 """Test nets of spec pruning §8: a 3-layer MLP, a tiny bias-free BN VGG (4 conv + 1 FC, a chain),
-a tiny ResNet (2 blocks, one 1×1 projection shortcut); plus helpers to snapshot a model bitwise."""
+a tiny ResNet (2 blocks, one 1×1 projection shortcut; the basic block of the mge reference cases);
+plus helpers to snapshot a model bitwise."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from refcases.mge_nets import Block
 
 
 class MLP(nn.Module):
@@ -41,22 +44,6 @@ class TinyVGG(nn.Module):
 
     def forward(self, x):
         return self.classifier(F.adaptive_avg_pool2d(self.features(x), 1).flatten(1))
-
-
-class Block(nn.Module):
-    def __init__(self, c_in, c_out, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
 class TinyResNet(nn.Module):

@@ -7,7 +7,11 @@ from torch import nn
 
 
 class Block(nn.Module):
-    """A ResNet basic block: identity shortcut, or a 1x1 projection when the shape changes."""
+    """A ResNet basic block: identity shortcut, or a 1x1 projection when the shape changes.
+
+    Not the refcases' block (tests/refcases/mge_nets.py) on purpose: ``out += shortcut`` makes the tracers
+    handle an in-place residual add.
+    """
 
     def __init__(self, cin, cout, stride=1):
         super().__init__()

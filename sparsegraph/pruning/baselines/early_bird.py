@@ -23,11 +23,11 @@ from torch import nn
 
 from sparsegraph.errors import UsageError
 from sparsegraph.pruning.baselines.imp import magnitude_round
-from sparsegraph.pruning.baselines.training_run import (check_train_data, load_state_dict, maskable_weights,
-                                                        resolve_recipe, save_state_dict, split_options,
-                                                        working_copy)
+from sparsegraph.pruning.baselines.training_run import (check_train_data, maskable_weights, resolve_recipe,
+                                                        split_options, working_copy)
 from sparsegraph.utils.atomic import atomic_path
 from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
+from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
 
 EB_OPTIONS: dict[str, Any] = {"eb_epsilon": 0.1, "eb_window": 5, "eb_max_epochs": None, "eb_retrain": "rewind"}
 RETRAIN = ("rewind", "continue", "reinit")

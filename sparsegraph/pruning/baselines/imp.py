@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import UsageError
-from sparsegraph.pruning.baselines.training_run import (check_train_data, iters_per_epoch, load_state_dict,
-                                                        maskable_weights, resolve_recipe, save_state_dict,
-                                                        split_options, working_copy)
+from sparsegraph.pruning.baselines.training_run import (check_train_data, iters_per_epoch, maskable_weights,
+                                                        resolve_recipe, split_options, working_copy)
 from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
+from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
 
 IMP_OPTIONS: dict[str, Any] = {"rewind_iter": None, "prune_fraction": 0.2}
 

@@ -1,17 +1,14 @@
-"""What the training baselines (IMP, Early-Bird) share: options, data checks, the maskable set, state files."""
+"""What the training baselines (IMP, Early-Bird) share: options, data checks, the maskable set, working copies."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from sparsegraph.errors import CheckpointError, UsageError
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.errors import UsageError
 
 # training options forwarded to sparsegraph.training.train, with their defaults
 TRAIN_OPTIONS: dict[str, Any] = {"recipe": None, "train_options": None, "device": "auto", "amp": "auto",
@@ -59,25 +56,6 @@ def maskable_weights(model: nn.Module, options: Mapping[str, Any]):
     return resolve_maskable(model, dense_first_layer=options["dense_first_layer"],
                             dense_classifier=options["dense_classifier"], exclude=options["exclude"],
                             input_shape=options["input_shape"] or getattr(model, "input_shape", None))
-
-
-def save_state_dict(path: Path, model_or_state: nn.Module | Mapping[str, torch.Tensor]) -> None:
-    """Atomically write a state dict (weights and buffers) as safetensors."""
-    from safetensors.torch import save_file
-
-    state = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
-    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
-
-
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    try:
-        return load_file(str(path))
-    except (OSError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: unreadable weights ({exc})") from None
 
 
 def working_copy(model: nn.Module) -> nn.Module:

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from sparsegraph.errors import CheckpointError, UsageError
-from sparsegraph.utils.atomic import atomic_path
 from sparsegraph.utils.seed import derive_seed, resolve_seed
+from sparsegraph.utils.state_dict import save_state_dict
 
 WARMUP_OPTIONS: dict[str, Any] = {"warmup_iters": 500, "warmup_lr": 0.1, "warmup_batch_size": 128,
                                   "warmup_momentum": 0.9, "warmup_weight_decay": 5e-4}
@@ -60,14 +60,6 @@ def warm_up(model: nn.Module, data: Any, iters: int, seed: int, *, lr: float = 0
     for p in warm.parameters():
         p.grad = None
     return warm, loss
-
-
-def save_warmup(path: Path, model: nn.Module) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
 
 
 def load_warmup(path: Path, model: nn.Module) -> nn.Module:
@@ -120,7 +112,7 @@ def run_pegs(model: nn.Module, density: float, data: Any = None, seed: int | Non
                              batch_size=warm_opts["warmup_batch_size"], momentum=warm_opts["warmup_momentum"],
                              weight_decay=warm_opts["warmup_weight_decay"])
         if path is not None:
-            save_warmup(path, warm)
+            save_state_dict(path, warm)
         log.write("warmup", iters=iters, loss=loss, seconds=round(time.perf_counter() - start, 4),
                   path=None if path is None else str(path))
     seconds = time.perf_counter() - start

@@ -1,23 +1,14 @@
-"""Graph builders shared by the topo tests: refcase edge lists and closed-form graphs as Graph objects."""
+"""Graph builders shared by the topo tests: refcase edge lists and closed-form graphs as Graph objects.
+
+The refcases themselves load with ``refcases.mge_nets.load_mge_refcases``.
+"""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.bipartite import BipartiteGraph
-
-REFCASES = Path(__file__).resolve().parents[1] / "refcases"
-
-
-def load_mge_refcases() -> tuple[dict, dict]:
-    """``(cases by name, npz arrays)`` of ``tests/refcases/mge.{json,npz}``."""
-    doc = json.loads((REFCASES / "mge.json").read_text())
-    arrays = np.load(REFCASES / "mge.npz")
-    return {case["case"]: case for case in doc["cases"]}, {k: arrays[k] for k in arrays.files}
 
 
 def layered_graph(sizes, src, dst, weight=None, *, compat=None, cls=Graph) -> Graph:
