@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from refcases.topo_graphs import layered_graph
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from topo_graphs import layered_graph  # noqa: E402
-
-from sparsegraph.metrics import compute_detailed  # noqa: E402
-from sparsegraph.metrics import topo_kernel  # noqa: E402
-from sparsegraph.metrics.topo_kernel import TopoView, top_abs_eigenvalues  # noqa: E402
+from sparsegraph.metrics import compute_detailed
+from sparsegraph.metrics import topo_kernel
+from sparsegraph.metrics.topo_kernel import TopoView, top_abs_eigenvalues
 
 
 def random_block(sizes, edges_per_pair, seed):
