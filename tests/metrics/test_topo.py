@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from refcases.mge_nets import load_mge_refcases
-from refcases.topo_graphs import complete_bipartite, dense_mlp, layered_graph, refcase_layer_graph, refcase_mge_graph
+from refcases.topo_graphs import (complete_bipartite, dense_mlp, layered_graph, random_layered_edges,
+                                  refcase_layer_graph, refcase_mge_graph)
 
 from sparsegraph.errors import MetricError, UsageError
 from sparsegraph.metrics import compute, compute_detailed, list_metrics
@@ -274,17 +275,8 @@ def _dense_reference(graph):
 
 
 def _random_layered(sizes, edges_per_pair, seed, shortcut=True):
-    rng = np.random.default_rng(seed)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    src, dst = [], []
-    for p in range(len(sizes) - 1):
-        src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair))
-        dst.append(rng.integers(offsets[p + 1], offsets[p + 2], edges_per_pair))
-        if shortcut and p + 2 < len(sizes):
-            src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair // 4))
-            dst.append(rng.integers(offsets[p + 2], offsets[p + 3], edges_per_pair // 4))
-    src, dst = np.concatenate(src), np.concatenate(dst)
-    return layered_graph(sizes, src, dst, rng.random(src.size).astype(np.float32))
+    src, dst, weight, _ = random_layered_edges(sizes, edges_per_pair, seed, shortcut)
+    return layered_graph(sizes, src, dst, weight.astype(np.float32))
 
 
 @pytest.mark.parametrize("sizes,edges,seed", [([5, 7, 3], 20, 0), ([40, 60, 30, 10], 150, 1),

@@ -5,26 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from refcases.topo_graphs import layered_graph
+from refcases.topo_graphs import layered_graph, random_layered_edges
 
 from sparsegraph.metrics import compute_detailed
 from sparsegraph.metrics import topo_kernel
 from sparsegraph.metrics.topo_kernel import TopoView, top_abs_eigenvalues
-
-
-def random_block(sizes, edges_per_pair, seed):
-    """Edges and weights of a random layered DAG with a/a+2 shortcuts (non-bipartite): (src, dst, w, N)."""
-    rng = np.random.default_rng(seed)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    src, dst = [], []
-    for p in range(len(sizes) - 1):
-        src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair))
-        dst.append(rng.integers(offsets[p + 1], offsets[p + 2], edges_per_pair))
-        if p + 2 < len(sizes):
-            src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair // 4))
-            dst.append(rng.integers(offsets[p + 2], offsets[p + 3], edges_per_pair // 4))
-    src, dst = np.concatenate(src), np.concatenate(dst)
-    return src, dst, rng.random(src.size), int(offsets[-1])
 
 
 def union(*blocks, extra=(), extra_nodes=0):
@@ -64,7 +49,7 @@ def check_against_dense(src, dst, weight, n):
 def test_nearly_identical_large_components(monkeypatch):
     # two components of 750 nodes (> the dense limit: one ARPACK run each) whose weights differ by ~1e-7:
     # their spectra interleave at 1e-7 spacing, which one Krylov sequence over the union would not separate
-    s, d, w, n = random_block([300, 250, 200], 900, 5)
+    s, d, w, n = random_layered_edges([300, 250, 200], 900, 5)
     w2 = w * (1 + 1e-7 * np.random.default_rng(1).standard_normal(w.size))
     lanczos = spy(monkeypatch, "_lanczos_top_abs")
     top = check_against_dense(*union((s, d, w, n), (s, d, w2, n)))
@@ -76,8 +61,8 @@ def test_identical_small_components_batched_with_a_large_one(monkeypatch):
     # one large component plus copies of a 300-node one whose top eigenvalue exceeds the large one's:
     # the small ones go through the batched dense route (split into several calls here)
     monkeypatch.setattr(topo_kernel, "DENSE_BATCH_BYTES", 2 * 300 * 300 * 8)
-    large = random_block([300, 250, 200], 900, 2)
-    small = random_block([100, 120, 80], 1500, 3)
+    large = random_layered_edges([300, 250, 200], 900, 2)
+    small = random_layered_edges([100, 120, 80], 1500, 3)
     batches = spy(monkeypatch, "_dense_components_top_abs")
     top = check_against_dense(*union(large, small, small, small, small, small))
     assert top[0] == pytest.approx(top[2], rel=1e-12)  # the five copies tie
@@ -86,7 +71,7 @@ def test_identical_small_components_batched_with_a_large_one(monkeypatch):
 
 def test_repeated_eigenvalue_inside_one_component():
     # three copies joined through a hub: connected, and the 3-fold symmetry gives an exact double eigenvalue
-    block = random_block([200, 150, 100], 600, 5)
+    block = random_layered_edges([200, 150, 100], 600, 5)
     n = block[3]
     top = check_against_dense(*union(block, block, block, extra_nodes=1,
                                      extra=[(3 * n, 0, 0.3), (3 * n, n, 0.3), (3 * n, 2 * n, 0.3)]))
@@ -95,7 +80,7 @@ def test_repeated_eigenvalue_inside_one_component():
 
 def test_components_below_the_kth_value_are_skipped(monkeypatch):
     # single edges of weight 0.01 (|λ| ≤ 0.01 by their row sums) cannot reach t3 of the large component
-    large = random_block([300, 250, 200], 900, 2)
+    large = random_layered_edges([300, 250, 200], 900, 2)
     pairs = (np.arange(0, 400, 2), np.arange(1, 400, 2), np.full(200, 0.01), 400)
     src, dst, weight, n = union(large, pairs)
     view = TopoView(layered_graph([n], src, dst, weight))

@@ -61,3 +61,19 @@ def dense_mlp(widths) -> Graph:
         src.append(a.ravel())
         dst.append(b.ravel())
     return layered_graph(widths, np.concatenate(src), np.concatenate(dst))
+
+
+def random_layered_edges(sizes, edges_per_pair, seed, shortcut=True):
+    """Random edges of a layered DAG (partition p -> p+1, plus p -> p+2 shortcuts that make it
+    non-bipartite): ``(src, dst, float64 weights, N)``; repeated pairs are possible."""
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    src, dst = [], []
+    for p in range(len(sizes) - 1):
+        src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair))
+        dst.append(rng.integers(offsets[p + 1], offsets[p + 2], edges_per_pair))
+        if shortcut and p + 2 < len(sizes):
+            src.append(rng.integers(offsets[p], offsets[p + 1], edges_per_pair // 4))
+            dst.append(rng.integers(offsets[p + 2], offsets[p + 3], edges_per_pair // 4))
+    src, dst = np.concatenate(src), np.concatenate(dst)
+    return src, dst, rng.random(src.size), int(offsets[-1])
