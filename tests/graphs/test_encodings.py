@@ -81,14 +81,22 @@ def conv_jacobian(w, mask, hw, stride, padding, dilation, groups):
     return out.reshape(n_in, -1).numpy()
 
 
-@pytest.mark.parametrize("geom", GEOMETRIES)
-def test_unrolled_is_exact_cross_correlation(geom):
+def unrolled_case(geom, seed):
+    """A random masked conv of geometry ``geom``, its unrolled graph, and the (h, w) pairs
+    ``kernel, stride, padding, dilation, output size``."""
     cout, cin, groups, k, s, p, d, hw = geom
-    w, mask = random_conv(cout, cin // groups, k, seed=3)
+    w, mask = random_conv(cout, cin // groups, k, seed=seed)
     g = sg.bipartite(mask, w, "unrolled", input_hw=hw, stride=s, padding=p, dilation=d, groups=groups)
     kh, kw = pair(k)
     (sh, sw), (ph, pw), (dh, dw) = pair(s), pair(p), pair(d)
-    Ho, Wo = out_size(hw[0], kh, sh, ph, dh), out_size(hw[1], kw, sw, pw, dw)
+    out = (out_size(hw[0], kh, sh, ph, dh), out_size(hw[1], kw, sw, pw, dw))
+    return w, mask, g, (kh, kw), (sh, sw), (ph, pw), (dh, dw), out
+
+
+@pytest.mark.parametrize("geom", GEOMETRIES)
+def test_unrolled_is_exact_cross_correlation(geom):
+    cout, cin, groups, k, s, p, d, hw = geom
+    w, mask, g, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = unrolled_case(geom, seed=3)
     assert g.num_left == cin * hw[0] * hw[1] and g.num_right == cout * Ho * Wo
     # E = Σ_{kept taps} n_h(a)·n_w(b)
     n_h = [sum(0 <= oy * sh - ph + a * dh < hw[0] for oy in range(Ho)) for a in range(kh)]
@@ -110,12 +118,8 @@ def test_unrolled_is_exact_cross_correlation(geom):
 @pytest.mark.parametrize("geom", GEOMETRIES)
 def test_unrolled_projects_onto_rolled(geom):
     cout, cin, groups, k, s, p, d, hw = geom
-    w, mask = random_conv(cout, cin // groups, k, seed=5)
-    g = sg.bipartite(mask, w, "unrolled", input_hw=hw, stride=s, padding=p, dilation=d, groups=groups)
-    kh, kw = pair(k)
-    (sh, sw), (ph, pw), (dh, dw) = pair(s), pair(p), pair(d)
+    w, mask, g, (kh, kw), (sh, sw), (ph, pw), (dh, dw), (Ho, Wo) = unrolled_case(geom, seed=5)
     H, W = hw
-    Ho, Wo = out_size(H, kh, sh, ph, dh), out_size(W, kw, sw, pw, dw)
     src, dst = g.arrays.src, g.arrays.dst - g.num_left
     j, y, x = src // (H * W), (src // W) % H, src % W
     o, oy, ox = dst // (Ho * Wo), (dst // Wo) % Ho, dst % Wo

@@ -76,16 +76,20 @@ def test_all_solvers_agree():
         np.testing.assert_allclose(s.groups.sigma2[valid], base.groups.sigma2[valid], atol=1e-7 * 10, rtol=0)
 
 
-def test_lanczos_route_for_large_min_side():
-    # X = A ⊗ B has singular values σ_i(A)·σ_j(B); min side 1155 > 1024 takes the Lanczos route
+def kronecker_case():
+    """``X = A ⊗ B`` (min side 1155 > 1024: the Lanczos routes) and its singular values σ_i(A)·σ_j(B), descending."""
     rng = np.random.default_rng(3)
     a = (rng.random((40, 35)) < 0.2).astype(float)
     b = (rng.random((30, 33)) < 0.2).astype(float)
     a[0, 0] = b[0, 0] = 1.0
     x = sp.csr_array(sp.kron(sp.csr_array(a), sp.csr_array(b)))
+    products = np.sort(np.outer(np.linalg.svd(a, compute_uv=False), np.linalg.svd(b, compute_uv=False)).ravel())[::-1]
+    return x, products
+
+
+def test_lanczos_route_for_large_min_side():
+    x, products = kronecker_case()
     assert min(x.shape) > 1024
-    sa, sb = np.linalg.svd(a, compute_uv=False), np.linalg.svd(b, compute_uv=False)
-    products = np.sort(np.outer(sa, sb).ravel())[::-1]
     s1, s2 = sigma_pair(x)
     assert _close(s1, products[0], products[0]) and _close(s2, products[1], products[0])
     assert sigma_pair(x) == (s1, s2)  # seeded start: bit-identical on repeat
@@ -316,12 +320,7 @@ def test_torch_route_is_deterministic_and_cached_apart():
 
 
 def test_torch_lanczos_matches_kronecker_closed_form():
-    rng = np.random.default_rng(3)
-    a = (rng.random((40, 35)) < 0.2).astype(float)
-    b = (rng.random((30, 33)) < 0.2).astype(float)
-    a[0, 0] = b[0, 0] = 1.0
-    x = sp.csr_array(sp.kron(sp.csr_array(a), sp.csr_array(b)))
-    products = np.sort(np.outer(np.linalg.svd(a, compute_uv=False), np.linalg.svd(b, compute_uv=False)).ravel())[::-1]
+    x, products = kronecker_case()
     s1, s2 = sigma_pair(x, device="cpu")  # min side 1155 > 1024: the torch block Lanczos
     assert _close(s1, products[0], products[0]) and _close(s2, products[1], products[0])
     assert sigma_pair(x, device="cpu") == (s1, s2)
