@@ -200,12 +200,13 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         summary["snapshots"] = snapshot_results
     if config.method in SAMPLERS:
         from sparsegraph.pruning.samplers.plot import read_samples
+        from sparsegraph.training.runlog import read_events
 
-        samples = read_samples(run_dir / "log.jsonl")
+        rows = read_events(run_dir / "log.jsonl")
+        samples = read_samples(run_dir / "log.jsonl", rows)
         summary.update(base=config.method_options.get("base"), pags_base_score=samples[0]["candidate"],
                        pags_score=samples[-1]["best"], pags_samples=samples[-1]["j"])
         if config.method_options.get("rebalance"):
-            rows = [json.loads(line) for line in (run_dir / "log.jsonl").read_text(encoding="utf-8").splitlines()]
             rebalanced = [r for r in rows if r.get("event") == "pags_rebalance"]
             if rebalanced:  # the exported mask's own score (the merged best's is pags_score)
                 summary["pags_rebalanced_score"] = rebalanced[-1]["score"]

@@ -38,6 +38,29 @@ class RunLog:
         return row
 
 
+def read_events(path: str | os.PathLike) -> list[dict]:
+    """Every row of a run log, in file order.
+
+    Raises:
+        BadInputError: the file cannot be read, or a line is not JSON (one line naming the file).
+    """
+    from sparsegraph.errors import BadInputError
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read the run log ({exc.strerror})") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise BadInputError(f"{path}: line {number} of the run log is not JSON") from None
+    return rows
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()

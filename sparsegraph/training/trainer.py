@@ -134,8 +134,8 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
     enforcer = MaskEnforcer(model, masks) if masks else None
     if enforcer:
         enforcer.apply()
-    decay = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(decay, lr=rec.lr, momentum=rec.momentum, nesterov=rec.nesterov,
+    trainable = [p for p in model.parameters() if p.requires_grad]  # weight decay applies to all of them
+    optimizer = torch.optim.SGD(trainable, lr=rec.lr, momentum=rec.momentum, nesterov=rec.nesterov,
                                 weight_decay=rec.weight_decay)
     n_train = len(splits["train"])
     iters_per_epoch = max(1, -(-n_train // rec.batch_size))

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from sparsegraph.errors import BadInputError
+from sparsegraph.training.runlog import read_events
 
 
-def read_samples(log_path: str | os.PathLike) -> list[dict]:
-    """The ``pags_sample`` rows of a run log, in sample order."""
+def read_samples(log_path: str | os.PathLike, rows: list[dict] | None = None) -> list[dict]:
+    """The ``pags_sample`` rows of a run log (or of its already-read ``rows``), in sample order."""
     path = Path(log_path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise BadInputError(f"{path}: cannot read the run log ({exc.strerror})") from None
-    rows = [json.loads(line) for line in lines if line.strip()]
+    if rows is None:
+        rows = read_events(path)
     samples = sorted((r for r in rows if r.get("event") == "pags_sample"), key=lambda r: r["j"])
     if not samples:
         raise BadInputError(f"{path}: no pags_sample rows (not a PAGS/PEGS run log)")
