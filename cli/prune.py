@@ -69,7 +69,7 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--train-snapshots", is_flag=True, help="PAGS/PEGS: also train every snapshot mask.")
 @click.option("--plot", is_flag=True, help="PAGS/PEGS: write RUN_DIR/pags.png (needs matplotlib).")
 @click.option("--rewind-iter", type=click.IntRange(min=0), default=None,
-              help="IMP: rewind iteration k (default 3 epochs' worth; 0 = initial weights).")
+              help="IMP: rewind iteration k (default 3 epochs' worth, at most half the schedule; 0 = initial weights).")
 @click.option("--eb-epsilon", type=float, default=None, help="Early-Bird: mask distance threshold (default 0.1).")
 @click.option("--eb-max-epochs", type=click.IntRange(min=1), default=None,
               help="Early-Bird: give up after this many epochs (default half the recipe).")

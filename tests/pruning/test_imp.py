@@ -90,3 +90,13 @@ def test_start_iteration_resumes_schedule(kit):
 def test_imp_needs_train_data(kit):
     with pytest.raises(UsageError, match="TrainData"):
         sg.pruning.run(kit.lenet(), "imp", density=0.5, data=kit.digits().train, recipe="small")
+
+
+def test_default_rewind_point_fits_a_short_schedule(kit, tmp_path):
+    # 3 epochs' worth would be the whole 2-epoch schedule: the default is capped at half of it
+    data = kit.digits()
+    recipe = resolve_recipe("small", data.name, **RECIPE)
+    ipe = -(-len(data.train) // recipe.batch_size)
+    result = sg.pruning.run(kit.lenet(), "imp", density=0.8, data=data, seed=0, recipe="small",
+                            train_options=RECIPE, run_dir=tmp_path)
+    assert result.start_iteration == min(3 * ipe, RECIPE["epochs"] * ipe // 2) == ipe

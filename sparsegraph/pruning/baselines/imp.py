@@ -1,8 +1,8 @@
 """IMP / lottery tickets with rewinding (spec pruning §5, ``method="imp"``).
 
 Round 0 trains the dense network with the recipe and saves θ_k at iteration k = ``rewind_iter`` (default
-3 epochs' worth; 0 = θ_0). Round r ≥ 1 keeps the k_r = ⌊(1 − f)^r·N + ½⌋ largest |w| of the previous
-round's trained weights among the live entries (pruned ones −∞, so masks are nested; the last round keeps
+3 epochs' worth, at most half the schedule; 0 = θ_0). Round r ≥ 1 keeps the k_r = ⌊(1 − f)^r·N + ½⌋
+largest |w| of the previous round's trained weights among the live entries (pruned ones −∞, so masks are nested; the last round keeps
 exactly K), with R = ⌈ln d / ln(1 − f)⌉ rounds, f = ``prune_fraction`` (0.2); then it rewinds the whole
 state to θ_k (pruned weights 0), makes a fresh optimizer and trains from iteration k to the end of the
 schedule. ``run`` trains rounds 0…R−1 and returns M_R with ``weights`` = θ_k and ``start_iteration`` = k:
@@ -67,7 +67,7 @@ def magnitude_round(weights: dict[str, torch.Tensor], masks: dict[str, torch.Ten
 def run_imp(model: nn.Module, density: float, data: Any = None, seed: int | None = None, **opts: Any):
     """IMP with rewinding; see the module docstring. ``data`` is a TrainData, ``recipe`` required.
 
-    Options: ``rewind_iter`` k (None: 3 epochs), ``prune_fraction`` f (0.2), ``recipe``,
+    Options: ``rewind_iter`` k (None: 3 epochs, at most half the schedule), ``prune_fraction`` f (0.2), ``recipe``,
     ``train_options`` (recipe overrides), ``device``, ``amp``, ``channels_last``, ``deterministic``,
     ``run_dir``, ``resume``, ``log``, ``progress``, and the maskable-set options.
     """
@@ -86,7 +86,9 @@ def run_imp(model: nn.Module, density: float, data: Any = None, seed: int | None
     if not 0.0 < f < 1.0:
         raise UsageError(f"prune_fraction must be in (0, 1), got {f}")
     ipe = iters_per_epoch(data, recipe)
-    k_iter = 3 * ipe if o["rewind_iter"] is None else int(o["rewind_iter"])
+    # default: 3 epochs' worth (the predecessor's LTH code), at most half the schedule so that short
+    # schedules (tests, CPU demos) still have iterations left to retrain after rewinding
+    k_iter = min(3 * ipe, recipe.epochs * ipe // 2) if o["rewind_iter"] is None else int(o["rewind_iter"])
     if not 0 <= k_iter < recipe.epochs * ipe:
         raise UsageError(f"rewind_iter {k_iter} is outside the schedule's {recipe.epochs * ipe} iterations")
     run_dir = None if o["run_dir"] is None else Path(o["run_dir"])
