@@ -61,9 +61,11 @@ def check_limit(num_nodes: int, num_edges: int, target: str, max_bytes: int | st
     need = estimate_bytes(num_nodes, num_edges, target)
     limit = resolve_max_bytes(max_bytes)
     if need > limit:
+        # streaming is already the low-memory route: suggesting it again would send the user in a circle
+        alternative = "" if target == "stream" else ", or stream to edgelist/npz/mtx with sparsegraph export"
         raise GraphTooLargeError(
             f"{what} has {num_nodes:,} nodes and {num_edges:,} edges; target '{target}' needs about "
             f"{format_bytes(need)}, above the limit of {format_bytes(limit)}. Raise it with max_bytes=..., "
-            f"--max-memory or {ENV_VAR}, or stream to edgelist/npz/mtx with sparsegraph export.",
+            f"--max-memory or {ENV_VAR}{alternative}.",
             num_nodes=num_nodes, num_edges=num_edges, target=target, estimate_bytes=need, limit_bytes=limit)
     return need

@@ -69,6 +69,7 @@ def test_converters_check_their_target(bipartite_graph, monkeypatch):
     with pytest.raises(GraphTooLargeError) as info:
         bipartite_graph.to_networkx()
     assert info.value.target == "networkx"
+    assert "stream to edgelist/npz/mtx with sparsegraph export" in str(info.value)
     with pytest.raises(GraphTooLargeError):
         bipartite_graph.to_igraph()
     assert bipartite_graph.to_scipy(max_bytes="1MiB").nnz == bipartite_graph.num_edges
@@ -81,4 +82,5 @@ def test_streamed_export_checks_the_largest_set(tmp_path):
     with pytest.raises(GraphTooLargeError) as info:
         sg.export(model, None, tmp_path / "g.tsv", "edgelist", encoding="rolled", max_bytes=100)
     assert info.value.target == "stream"
+    assert "--max-memory" in str(info.value) and "stream to" not in str(info.value)  # already streaming
     assert not (tmp_path / "g.tsv").exists()
