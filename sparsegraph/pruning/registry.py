@@ -15,6 +15,7 @@ Third-party packages expose a module (or a ``GeneratorInfo``) in the entry-point
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -132,7 +133,9 @@ def get_generator(name: str) -> GeneratorInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UsageError(f"unknown pruning method {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}") \
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise UsageError(f"unknown pruning method {name!r}; {hint}choose one of: {', '.join(sorted(_REGISTRY))}") \
             from None
 
 
