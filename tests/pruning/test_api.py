@@ -162,7 +162,7 @@ def test_bad_options_are_usage_errors(vgg):
         sg.prune(vgg, "random", density=0.1, score_batches=2)        # random takes no data options
     with pytest.raises(UsageError, match="unknown pruning method"):
         sg.prune(vgg, "nope", density=0.1)
-    with pytest.raises(UsageError, match="did you mean 'snip'\? choose one of"):
+    with pytest.raises(UsageError, match=r"did you mean 'snip'\? choose one of"):
         sg.prune(vgg, "snipp", density=0.1)
     with pytest.raises(UsageError, match="exactly one"):
         sg.pruning.run(vgg, "random", density=0.1, sparsity=0.9)
