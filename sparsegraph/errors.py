@@ -95,7 +95,11 @@ class MetricError(SparsegraphError):
     """A metric that failed on its input (non-finite weights, unsupported operation, ...)."""
 
 
-class MetricRegistrationError(SparsegraphError, ValueError):
+class RegistrationError(SparsegraphError, ValueError):
+    """An invalid or duplicate registration in a :class:`~sparsegraph.registry.Registry`."""
+
+
+class MetricRegistrationError(RegistrationError):
     """An invalid or duplicate metric registration."""
 
 
@@ -106,7 +110,7 @@ class UnknownMetricError(UsageError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class GeneratorRegistrationError(SparsegraphError, ValueError):
+class GeneratorRegistrationError(RegistrationError):
     """An invalid or duplicate pruning-generator registration."""
 
 

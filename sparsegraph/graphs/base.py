@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+
+from sparsegraph.graphs.formats import CONVERTERS, save_graph
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ class Graph:
     arrays: EdgeArrays
     attrs: dict[str, Any] = field(default_factory=dict)
 
+    #: True for one layer's bipartite graph (left -> right); converters test this, not the class.
+    single_layer: ClassVar[bool] = False
+
     @property
     def num_nodes(self) -> int:
         return int(self.partitions[-1].offset + self.partitions[-1].size) if self.partitions else 0
@@ -171,42 +176,30 @@ class Graph:
             weight: ``"weight"``, ``"signed_weight"`` or None (ones).
             max_bytes: memory limit (default: ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB).
         """
-        from sparsegraph.graphs.convert.scipy import adjacency
-
-        return adjacency(self, weight, max_bytes=max_bytes)
+        return CONVERTERS.get("scipy").adjacency(self, weight, max_bytes=max_bytes)
 
     def block(self, i: int, j: int, weight: str | None = "weight"):
         """The block of the adjacency from partition ``i`` to partition ``j`` (a CSR array)."""
-        from sparsegraph.graphs.convert.scipy import block
-
-        return block(self, i, j, weight)
+        return CONVERTERS.get("scipy").block(self, i, j, weight)
 
     def to_pyg(self, homogeneous: bool = False, *, max_bytes: int | str | None = None):
         """A PyTorch Geometric object (graphs.md §4): ``Data`` for a bipartite graph or with
         ``homogeneous=True``, else a ``HeteroData`` with one node type per partition."""
-        from sparsegraph.graphs.convert.pyg import to_pyg
-
-        return to_pyg(self, homogeneous=homogeneous, max_bytes=max_bytes)
+        return CONVERTERS.get("pyg").to_pyg(self, homogeneous=homogeneous, max_bytes=max_bytes)
 
     def to_igraph(self, *, max_bytes: int | str | None = None):
         """A directed ``igraph.Graph`` built in one constructor call, with §3 attributes."""
-        from sparsegraph.graphs.convert.igraph import to_igraph
-
-        return to_igraph(self, max_bytes=max_bytes)
+        return CONVERTERS.get("igraph").to_igraph(self, max_bytes=max_bytes)
 
     def to_networkx(self, *, max_bytes: int | str | None = None):
         """A networkx ``DiGraph`` (``MultiDiGraph`` when edge sets share a pair), with §3 attributes."""
-        from sparsegraph.graphs.convert.networkx import to_networkx
-
-        return to_networkx(self, max_bytes=max_bytes)
+        return CONVERTERS.get("networkx").to_networkx(self, max_bytes=max_bytes)
 
     def save(self, path: str | os.PathLike, format: str | None = None, **options: Any) -> None:
         """Write the graph to a file (graphs.md §5); without ``format`` the suffix decides.
 
         Options: ``signed=True`` (edge list: add ``signed_weight``), ``compressed=True`` (npz).
         """
-        from sparsegraph.graphs.io import save_graph
-
         save_graph(self, path, format, **options)
 
 

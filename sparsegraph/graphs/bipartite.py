@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
+from sparsegraph.graphs.formats import CONVERTERS
+from sparsegraph.graphs.encodings import build_layer
 from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair, float16_weights
 
 
@@ -19,6 +22,8 @@ class BipartiteGraph(Graph):
     tensor's support (used by the ``density`` metric), ``weighted`` (False when built from a mask
     alone: every weight is then 1.0).
     """
+
+    single_layer: ClassVar[bool] = True
 
     @property
     def name(self) -> str:
@@ -43,9 +48,7 @@ class BipartiteGraph(Graph):
             weight: ``"weight"`` (``|w|``), ``"signed_weight"`` (``w``) or None (ones).
             max_bytes: memory limit (default: ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB).
         """
-        from sparsegraph.graphs.convert.scipy import biadjacency
-
-        return biadjacency(self, weight, max_bytes=max_bytes)
+        return CONVERTERS.get("scipy").biadjacency(self, weight, max_bytes=max_bytes)
 
 
 def assemble(spec: LayerSpec, encoding: str, left: tuple[tuple[int, ...], str, int],
@@ -146,8 +149,6 @@ def bipartite(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.ndarray | 
         >>> (g.num_left, g.num_right, g.num_edges)
         (2, 3, 6)
     """
-    from sparsegraph.graphs.encodings import build_layer
-
     support, w = split_mask_weight(t, weight)
     spec = LayerSpec(
         name=name, support=support, weight=w, groups=int(groups),

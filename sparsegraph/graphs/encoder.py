@@ -1,13 +1,11 @@
 """``sg.encode`` and ``sg.export``: a model (and masks) to graphs, in memory or streamed to a file.
 
-Whole-network encodings plug in with one line each:
-
-* ``NETWORK_ENCODINGS["mge"] = build`` where ``build(model, masks, *, input_shape, compat, support,
-  max_bytes, model_spec)`` returns a :class:`~sparsegraph.graphs.base.Graph` subclass;
-* ``NETWORK_STREAMS["mge"] = stream`` where ``stream(model, masks, encoding, input_shape, compat, support,
-  model_spec)`` returns an :class:`~sparsegraph.graphs.stream.EdgeStream` (exact per-set counts, one set
-  generated at a time) for the streaming writers;
-* ``sparsegraph.graphs.rebuild.GRAPH_CLASSES["mge"] = MultipartiteGraph`` so ``load_graph`` returns it.
+Whole-network encodings plug in with one registry entry
+(``GRAPH_ENCODINGS.register_lazy("mge", "sparsegraph.graphs.mge", scope="network")`` in
+:mod:`sparsegraph.graphs.encodings`): a module with ``build`` (returns a
+:class:`~sparsegraph.graphs.base.Graph` subclass), ``stream`` (an :class:`~sparsegraph.graphs.stream.EdgeStream`
+with exact per-set counts, one set generated at a time, for the streaming writers) and ``GRAPH_CLASS``
+(what ``load_graph`` returns).
 
 :func:`layer_specs`, :func:`graph_attrs` and :func:`describe_encoding` give them the same support
 rules, graph attributes and size-limit messages as the per-layer encodings.
@@ -17,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,16 +23,14 @@ from torch import nn
 
 from sparsegraph.errors import MaskError, UnsupportedOpError, UsageError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Partition
-from sparsegraph.graphs.encodings import LAYER_ENCODINGS, build_layer, check_compat, layer_size
+from sparsegraph.graphs.encodings import GRAPH_ENCODINGS, LAYER_ENCODINGS, build_layer, check_compat, layer_size
 from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair
 from sparsegraph.graphs.estimate import check_limit
+from sparsegraph.graphs.formats import GRAPH_FORMATS, resolve_format, write_stream
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs.stream import EdgeStream
 
-#: whole-network encodings: name -> builder(model, masks, input_shape, compat, support, max_bytes, attrs)
-#: returning a Graph subclass (``mge`` registers here).
-NETWORK_ENCODINGS: dict[str, Callable[..., Any]] = {}
-ENCODINGS = (*LAYER_ENCODINGS, "mge")
+ENCODINGS = tuple(GRAPH_ENCODINGS.names())
 SUPPORT_RULES = ("mask", "nonzero")
 
 
@@ -186,14 +182,6 @@ def _check_encoding(encoding: str, compat: str | None) -> None:
     check_compat(compat)
 
 
-def _network_builder(encoding: str) -> Callable[..., Any]:
-    builder = NETWORK_ENCODINGS.get(encoding)
-    if builder is None:
-        raise UsageError(f"encoding {encoding!r} is not available in this version of sparsegraph; "
-                         "use rolled, rolled-channel or unrolled")
-    return builder
-
-
 def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, encoding: str | None = None,
            input_shape: tuple[int, ...] | None = None, compat: str | None = None, *, support: str | None = None,
            max_bytes: int | str | None = None, model_spec: str | None = None):
@@ -227,7 +215,7 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
     _check_encoding(encoding, compat)
     input_shape = resolve_input_shape(model, input_shape, model_spec, encoding)
     if encoding not in LAYER_ENCODINGS:
-        return _network_builder(encoding)(model, masks, input_shape=input_shape, compat=compat, support=support,
+        return GRAPH_ENCODINGS.get(encoding).build(model, masks, input_shape=input_shape, compat=compat, support=support,
                                           max_bytes=max_bytes, model_spec=model_spec)
     specs, rule, unmasked = layer_specs(model, masks, input_shape, support)
     sizes = [layer_size(spec, encoding, compat) for spec in specs]
@@ -273,9 +261,6 @@ def layer_stream(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, enc
     return EdgeStream(partitions, edge_sets, attrs, generate)
 
 
-#: whole-network encodings that stream: name -> stream builder with layer_stream's signature
-NETWORK_STREAMS: dict[str, Callable[..., EdgeStream]] = {}
-STREAMED_FORMATS = ("edgelist", "npz", "mtx", "graphml")
 
 
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
@@ -287,13 +272,11 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
     ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`.
     """
-    from sparsegraph.graphs.io import resolve_format, write_stream
-
     if encoding is None:
         raise UsageError("encoding is required: one of " + ", ".join(ENCODINGS))
     _check_encoding(encoding, compat)
     fmt = resolve_format(path, format)
-    if fmt not in STREAMED_FORMATS:
+    if not GRAPH_FORMATS.info(fmt)["streams"]:
         graph = encode(model, masks, encoding, input_shape, compat, support=support, max_bytes=max_bytes,
                        model_spec=model_spec)
         graph.save(path, fmt, **options)
@@ -302,11 +285,8 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     if encoding in LAYER_ENCODINGS:
         stream = layer_stream(model, masks, encoding, input_shape, compat, support, model_spec)
     else:
-        builder = NETWORK_STREAMS.get(encoding)
-        if builder is None:
-            _network_builder(encoding)  # raises the "not available" error
-            raise UsageError(f"encoding {encoding!r} cannot be streamed; use format='pyg' or encode()")
-        stream = builder(model, masks, encoding, input_shape, compat, support, model_spec)
+        stream = GRAPH_ENCODINGS.get(encoding).stream(model, masks, encoding, input_shape, compat, support,
+                                                      model_spec)
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
                 describe_encoding(encoding, model, model_spec, input_shape))
     write_stream(stream, path, fmt, **options)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from sparsegraph.errors import GraphFileError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition, stored_attributes
-
-#: encoding -> factory(partitions, edge_sets, arrays, attrs) for whole-network graph classes
-GRAPH_CLASSES: dict[str, Callable[..., Graph]] = {}
-LAYER_ENCODING_NAMES = ("rolled", "rolled-channel", "unrolled")
+from sparsegraph.graphs.bipartite import BipartiteGraph
+from sparsegraph.graphs.encodings import GRAPH_ENCODINGS, LAYER_ENCODINGS
+from sparsegraph.graphs.layer_graphs import LayerGraphs
 
 
 def tables(meta: dict[str, Any]) -> tuple[list[Partition], list[EdgeSet]]:
@@ -39,9 +38,6 @@ def canonical_sets(arrays: EdgeArrays) -> EdgeArrays:
 
 def rebuild(meta: dict[str, Any], arrays: EdgeArrays):
     """The graph object for a file's metadata and edges (see :func:`sparsegraph.load_graph`)."""
-    from sparsegraph.graphs.bipartite import BipartiteGraph
-    from sparsegraph.graphs.layer_graphs import LayerGraphs
-
     partitions, edge_sets = tables(meta)
     n = partitions[-1].offset + partitions[-1].size if partitions else 0
     if len(arrays) and (arrays.src.min() < 0 or max(arrays.src.max(), arrays.dst.max()) >= n
@@ -53,11 +49,11 @@ def rebuild(meta: dict[str, Any], arrays: EdgeArrays):
     attrs = stored_attributes(meta)
     encoding = attrs.get("encoding")
     kinds = [p.kind for p in partitions]
-    if encoding in GRAPH_CLASSES:
-        return GRAPH_CLASSES[encoding](partitions, edge_sets, arrays, attrs)
+    if encoding in GRAPH_ENCODINGS and GRAPH_ENCODINGS.info(encoding)["scope"] == "network":
+        return GRAPH_ENCODINGS.get(encoding).GRAPH_CLASS(partitions, edge_sets, arrays, attrs)
     if kinds == ["left", "right"]:
         return BipartiteGraph(partitions, edge_sets, arrays, attrs)
     graph = Graph(partitions, edge_sets, arrays, attrs)
-    if encoding in LAYER_ENCODING_NAMES and kinds == ["left", "right"] * len(edge_sets):
+    if encoding in LAYER_ENCODINGS and kinds == ["left", "right"] * len(edge_sets):
         return LayerGraphs.from_graph(graph)
     return graph

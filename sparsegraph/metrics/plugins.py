@@ -7,58 +7,25 @@ Each entry point names either a module, imported for its ``register_metric`` sid
 Discovery is lazy and happens once, at the first registry access. A plugin that fails to load is skipped
 with one warning naming the distribution and the entry point; whatever it registered before failing is
 removed again, and the failure is listed by :func:`failed` (shown by ``sparsegraph metrics`` and
-``sparsegraph env``).
+``sparsegraph env``). The mechanism is the generic :class:`~sparsegraph.registry.Registry`; this module
+keeps the metric-specific names.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import inspect
-import warnings
+from sparsegraph.metrics.registry import ENTRY_POINT_GROUP, METRICS
 
-ENTRY_POINT_GROUP = "sparsegraph.metrics"
-
-_state = {"discovered": False}
-_failed: list[str] = []
-_plugin_metrics: list[str] = []
+__all__ = ["ENTRY_POINT_GROUP", "ensure_discovered", "failed", "reset"]
 
 
 def ensure_discovered() -> None:
     """Load every plugin once (later calls return immediately)."""
-    if _state["discovered"]:
-        return
-    # set first: plugins access the registry while they load
-    _state["discovered"] = True
-    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        _load(entry_point)
-
-
-def _load(entry_point: importlib.metadata.EntryPoint) -> None:
-    from sparsegraph.metrics import registry
-
-    dist = entry_point.dist.name if entry_point.dist is not None else "unknown distribution"
-    before = set(registry._REGISTRY)
-    try:
-        obj = entry_point.load()
-        if not inspect.ismodule(obj):
-            if not callable(obj):
-                raise TypeError(f"entry point {entry_point.value!r} is neither a module nor a callable")
-            obj(registry)
-    except Exception as exc:  # a broken plugin must never break sparsegraph itself
-        for name in set(registry._REGISTRY) - before:
-            registry.unregister_metric(name)
-        line = f"{dist}: {entry_point.name} = {entry_point.value} ({type(exc).__name__}: {exc})"
-        _failed.append(line)
-        warnings.warn(f"skipped metric plugin {entry_point.name!r} of distribution {dist!r}: "
-                      f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=4)
-        return
-    _plugin_metrics.extend(sorted(set(registry._REGISTRY) - before))
+    METRICS.load()
 
 
 def failed() -> list[str]:
     """The plugins that failed to load, one line each (triggers discovery)."""
-    ensure_discovered()
-    return list(_failed)
+    return METRICS.broken_plugins()
 
 
 def reset() -> None:
@@ -66,10 +33,4 @@ def reset() -> None:
 
     For tests that install a plugin distribution at run time.
     """
-    from sparsegraph.metrics import registry
-
-    for name in _plugin_metrics:
-        registry.unregister_metric(name)
-    _plugin_metrics.clear()
-    _failed.clear()
-    _state["discovered"] = False
+    METRICS.reset_plugins()

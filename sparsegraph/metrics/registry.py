@@ -7,7 +7,8 @@ and the returned value, so metric functions only compute.
 
 Built-in metrics are registered when ``sparsegraph.metrics`` is imported, by importing the modules in
 :data:`BUILTIN_MODULES`. Plugins come from the entry-point group ``sparsegraph.metrics`` and are
-discovered lazily, once, at the first registry access (see :mod:`sparsegraph.metrics.plugins`).
+discovered lazily, once, at the first registry access, by the generic
+:class:`~sparsegraph.registry.Registry` (:data:`METRICS`), which isolates a failing plugin.
 
 A family can register a batch preparer (:func:`register_preparer`) that ``measure`` calls once with
 every layer graph before the per-layer calls; see :mod:`sparsegraph.metrics.cache` for the design.
@@ -15,19 +16,21 @@ every layer graph before the per-layer calls; see :mod:`sparsegraph.metrics.cach
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import importlib
+import inspect
 import itertools
 import math
 import numbers
 import re
+import sys
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 from sparsegraph.errors import MetricError, MetricRegistrationError, UnknownMetricError, UsageError
 from sparsegraph.metrics.info import AGGREGATES, ENCODINGS, SCOPES, MetricInfo, MetricResult
+from sparsegraph.registry import Registry, did_you_mean
 
 # Modules that register the built-in metrics on import, in any order (listing order comes from
 # BUILTIN_ORDER). Adding a family is a one-line addition here.
@@ -69,7 +72,21 @@ class _Entry:
     seq: int  # registration sequence, to order built-ins missing from BUILTIN_ORDER
 
 
-_REGISTRY: dict[str, _Entry] = {}
+ENTRY_POINT_GROUP = "sparsegraph.metrics"
+
+
+def _load_plugin(obj: Any, registry: Registry) -> None:
+    # a module registers on import; a callable receives this module (the documented plugin API)
+    if inspect.ismodule(obj):
+        return
+    if not callable(obj):
+        raise TypeError(f"entry point object {obj!r} is neither a module nor a callable")
+    obj(sys.modules[__name__])
+
+
+#: Every registered metric (name -> entry); plugins are loaded at the first lookup.
+METRICS: Registry[_Entry] = Registry("metric", entry_point_group=ENTRY_POINT_GROUP, load_plugin=_load_plugin,
+                                     error=UnknownMetricError)
 _PREPARERS: dict[str, Callable[..., None]] = {}
 _SEQ = itertools.count(1)
 
@@ -118,11 +135,11 @@ def register_metric(func: Callable[..., Any] | None = None, *, name: str, scope:
         if not builtin and (info.family in BUILTIN_FAMILIES):
             raise MetricRegistrationError(
                 f"metric {name!r} uses the built-in family {info.family!r}; plugins must use a family of their own")
-        existing = _REGISTRY.get(name)
+        existing = METRICS.peek(name)
         if existing is not None and not override:
             raise MetricRegistrationError(
                 f"metric {name!r} is already registered by {existing.module}; pass override=True to replace it")
-        _REGISTRY[name] = _Entry(info, f, module, builtin, next(_SEQ))
+        METRICS.register(name, _Entry(info, f, module, builtin, next(_SEQ)), override=True)
         return f
 
     return decorate if func is None else decorate(func)
@@ -178,7 +195,7 @@ def _make_info(*, name: str, scope: str, encoding: str, requires_weights: bool, 
 
 def unregister_metric(name: str) -> None:
     """Remove a registration (tests, and rolling back a plugin that failed half-way)."""
-    _REGISTRY.pop(name, None)
+    METRICS.unregister(name)
 
 
 def register_preparer(family: str, preparer: Callable[..., None], *, override: bool = False) -> Callable[..., None]:
@@ -213,12 +230,10 @@ def load_builtins() -> None:
 
 # ---------------------------------------------------------------------------------------------- lookup
 def _entries() -> list[_Entry]:
-    from sparsegraph.metrics.plugins import ensure_discovered
-
-    ensure_discovered()
-    builtins = sorted((e for e in _REGISTRY.values() if e.builtin),
+    entries = [entry for _, entry in METRICS.items()]
+    builtins = sorted((e for e in entries if e.builtin),
                       key=lambda e: (_ORDER_INDEX.get(e.info.name, len(_ORDER_INDEX)), e.seq))
-    plugins = sorted((e for e in _REGISTRY.values() if not e.builtin), key=lambda e: e.info.name)
+    plugins = sorted((e for e in entries if not e.builtin), key=lambda e: e.info.name)
     return builtins + plugins
 
 
@@ -236,9 +251,7 @@ def list_metrics(pattern: str | None = None) -> list[MetricInfo]:
 
 def failed_plugins() -> list[str]:
     """One line per metric plugin that failed to load: ``distribution: entry point (error)``."""
-    from sparsegraph.metrics.plugins import failed
-
-    return failed()
+    return METRICS.broken_plugins()
 
 
 def get_info(name: str) -> MetricInfo:
@@ -247,12 +260,8 @@ def get_info(name: str) -> MetricInfo:
 
 
 def _entry(name: str) -> _Entry:
-    from sparsegraph.metrics.plugins import ensure_discovered
-
-    ensure_discovered()
-    entry = _REGISTRY.get(name)
-    if entry is not None:
-        return entry
+    if name in METRICS:
+        return METRICS.get(name)
     entries = _entries()
     members = [e.info.name for e in entries if e.info.family == name]
     if members:
@@ -263,13 +272,9 @@ def _entry(name: str) -> _Entry:
 
 def _unknown(name: str, entries: list[_Entry]) -> UnknownMetricError:
     families = list(dict.fromkeys(e.info.family for e in entries))
-    candidates = [e.info.name for e in entries] + [f for f in families if f not in _REGISTRY]
-    close = difflib.get_close_matches(str(name), candidates, n=3, cutoff=0.6)
-    if close:
-        hint = "did you mean " + ", ".join(repr(c) for c in close) + "?"
-    else:
-        hint = "known families: " + ", ".join(families) + "."
-    return UnknownMetricError(f"unknown metric {name!r}; {hint} Run 'sparsegraph metrics' for the full list.")
+    candidates = [e.info.name for e in entries] + [f for f in families if f not in METRICS]
+    hint = did_you_mean(name, candidates) or "known families: " + ", ".join(families) + ". "
+    return UnknownMetricError(f"unknown metric {name!r}; {hint}Run 'sparsegraph metrics' for the full list.")
 
 
 def resolve(names: str | Iterable[str]) -> list[MetricInfo]:

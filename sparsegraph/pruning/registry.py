@@ -9,20 +9,23 @@ rest (copying, masking, rounds, validation, exact selection)::
     def grad_norm(model, ctx):
         ...  # return {name: score tensor shaped like ctx.params[name]}
 
-Third-party packages expose a module (or a ``GeneratorInfo``) in the entry-point group
-``sparsegraph.generators``; it is loaded the first time the registry is consulted.
+Third-party packages expose a module (or a ``GeneratorInfo``, or a callable ``register(registry)``) in the
+entry-point group ``sparsegraph.generators``; it is loaded the first time the registry is consulted. The
+store is the generic :class:`~sparsegraph.registry.Registry` (:data:`GENERATORS`): a plugin that fails to
+load is skipped with one warning and listed by :func:`failed_plugins`.
 """
 
 from __future__ import annotations
 
-import difflib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
+from typing import Any
 
 from torch import nn
 
-from sparsegraph.errors import GeneratorRegistrationError, UsageError
+from sparsegraph.errors import GeneratorRegistrationError
+from sparsegraph.registry import Registry
 
 ENTRY_POINT_GROUP = "sparsegraph.generators"
 SCOPES = ("global", "layer")
@@ -68,14 +71,28 @@ class GeneratorInfo:
         return self.rounds > 1
 
 
-_REGISTRY: dict[str, GeneratorInfo] = {}
-_DISCOVERED = False
+def _load_plugin(obj: Any, registry: Registry) -> None:
+    if isinstance(obj, GeneratorInfo):
+        _add(obj)
+    elif callable(obj) and not inspect.ismodule(obj):
+        obj(registry)
+    elif not inspect.ismodule(obj):
+        raise TypeError(f"entry point object {obj!r} is neither a GeneratorInfo, a module nor a callable")
+
+
+#: Every pruning method (name -> GeneratorInfo): the built-in modules register on import, plugins after.
+GENERATORS: Registry[GeneratorInfo] = Registry(
+    "pruning method", entry_point_group=ENTRY_POINT_GROUP, load_plugin=_load_plugin,
+    builtins=("sparsegraph.pruning.generators",  # magnitude, random, snip, grasp, synflow ...
+              "sparsegraph.pruning.samplers",    # PAGS, PEGS
+              "sparsegraph.pruning.baselines"),  # IMP, Early-Bird
+    listing=lambda: "choose one of: " + ", ".join(sorted(GENERATORS.names())))
 
 
 def _add(info: GeneratorInfo) -> GeneratorInfo:
     if not isinstance(info.name, str) or not info.name:
         raise GeneratorRegistrationError(f"a generator needs a non-empty name, got {info.name!r}")
-    if info.name in _REGISTRY:
+    if GENERATORS.peek(info.name) is not None:
         raise GeneratorRegistrationError(f"a generator named {info.name!r} is already registered")
     if info.scope not in SCOPES:
         raise GeneratorRegistrationError(f"generator {info.name!r}: scope must be one of {SCOPES}")
@@ -85,7 +102,7 @@ def _add(info: GeneratorInfo) -> GeneratorInfo:
         raise GeneratorRegistrationError(f"generator {info.name!r}: the score function is not callable")
     if int(info.rounds) < 1 or int(info.min_per_layer) < 0:
         raise GeneratorRegistrationError(f"generator {info.name!r}: rounds must be >= 1, min_per_layer >= 0")
-    _REGISTRY[info.name] = info
+    GENERATORS.register(info.name, info)
     return info
 
 
@@ -111,35 +128,16 @@ def register_generator(name: str | GeneratorInfo, score: ScoreFunction | None = 
     return decorator
 
 
-def _discover() -> None:
-    """Import the built-ins and every entry point of the group ``sparsegraph.generators`` (once)."""
-    global _DISCOVERED
-    if _DISCOVERED:
-        return
-    _DISCOVERED = True
-    import sparsegraph.pruning.generators  # noqa: F401  (registers the built-ins)
-    import sparsegraph.pruning.samplers  # noqa: F401  (PAGS, PEGS)
-    import sparsegraph.pruning.baselines  # noqa: F401  (IMP, Early-Bird)
-
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        loaded = entry.load()
-        if isinstance(loaded, GeneratorInfo) and loaded.name not in _REGISTRY:
-            _add(loaded)
-
-
 def get_generator(name: str) -> GeneratorInfo:
-    """The registered generator ``name``; an unknown name lists the valid ones."""
-    _discover()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.6)
-        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise UsageError(f"unknown pruning method {name!r}; {hint}choose one of: {', '.join(sorted(_REGISTRY))}") \
-            from None
+    """The registered generator ``name``; an unknown name lists the valid ones (UsageError)."""
+    return GENERATORS.get(name)
 
 
 def list_generators() -> list[GeneratorInfo]:
     """Every registered generator, sorted by name."""
-    _discover()
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return [GENERATORS.get(name) for name in sorted(GENERATORS.names())]
+
+
+def failed_plugins() -> list[str]:
+    """One line per generator plugin that failed to load: ``distribution: entry point (error)``."""
+    return GENERATORS.broken_plugins()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from sparsegraph.study.report import Analysis
+    from sparsegraph.study.analysis import Analysis
 
 LANDSCAPE_AXES = (("spectral.lambda", "ramanujan.delta_r"), ("spectral.lambda_imsg", "ramanujan.imdb"))
 LANDSCAPE_LABELS = {"spectral.lambda": "λ", "ramanujan.delta_r": "Δr", "spectral.lambda_imsg": "λ_imsg",

@@ -25,13 +25,13 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from sparsegraph.errors import StudyInputError
+from sparsegraph.study.analysis import Analysis
 from sparsegraph.study.collect import Collection, StudyRecord
 from sparsegraph.study.ranking import rank_methods
 from sparsegraph.study.regression import ridge_cv
@@ -42,33 +42,6 @@ FORMAT = "sparsegraph.study/1"
 TARGETS = ("accuracy", "accuracy_drop")
 ALL = "all"
 MIXTURE_MIN_COVERAGE = 0.9
-
-
-@dataclass
-class Analysis:
-    """The result of :func:`analyze`: a JSON-ready document plus the records it came from.
-
-    Attributes:
-        document: what ``analysis.json`` holds (see :func:`analyze`).
-        records: the sparse records analysed, in order.
-        targets: their target values.
-        dense: the dense reference records.
-        plots: written plot files, relative to the output folder (filled by :func:`write_outputs`).
-    """
-
-    document: dict[str, Any]
-    records: list[StudyRecord]
-    targets: list[float]
-    dense: list[StudyRecord] = field(default_factory=list)
-    plots: list[str] = field(default_factory=list)
-
-    @property
-    def metrics(self) -> list[str]:
-        return [m["name"] for m in self.document["metrics"]]
-
-    @property
-    def target(self) -> str:
-        return self.document["target"]
 
 
 def level_key(sparsity: float | None) -> str:

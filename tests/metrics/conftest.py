@@ -2,7 +2,7 @@
 
 import pytest
 
-from sparsegraph.metrics import plugins, registry
+from sparsegraph.metrics import registry
 
 FAKE_BUILTIN_MODULE = "sparsegraph.metrics._test_builtin"
 
@@ -10,19 +10,17 @@ FAKE_BUILTIN_MODULE = "sparsegraph.metrics._test_builtin"
 @pytest.fixture
 def empty_registry(monkeypatch):
     """An empty registry with plugin discovery switched off; restored after the test."""
-    monkeypatch.setattr(registry, "_REGISTRY", {})
     monkeypatch.setattr(registry, "_PREPARERS", {})
-    monkeypatch.setitem(plugins._state, "discovered", True)
-    return registry
+    with registry.METRICS.sandbox(empty=True):
+        yield registry
 
 
 @pytest.fixture
 def scratch_registry(monkeypatch):
     """A copy of the real registry (built-ins and plugins) that the test may add to."""
-    registry.list_metrics()  # discover plugins before copying
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(registry, "_PREPARERS", dict(registry._PREPARERS))
-    return registry
+    with registry.METRICS.sandbox():  # built-ins and plugins discovered before copying
+        yield registry
 
 
 @pytest.fixture

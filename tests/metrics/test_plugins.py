@@ -1,6 +1,7 @@
 """Entry-point discovery with small plugin distributions installed into tmp_path during the test."""
 
 import importlib
+import importlib.metadata
 import sys
 import textwrap
 import warnings
@@ -121,6 +122,6 @@ def test_discovery_is_lazy_and_happens_once(installed):
 def test_reset_forgets_plugin_metrics(installed, monkeypatch):
     _discover()
     plugins.reset()
-    monkeypatch.setattr(plugins.importlib.metadata, "entry_points", lambda group: [])
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
     names, _ = _discover()
     assert "sgplug.edges" not in names and failed_plugins() == []

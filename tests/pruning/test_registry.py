@@ -11,9 +11,9 @@ from sparsegraph.pruning import registry
 
 
 @pytest.fixture
-def clean_registry(monkeypatch):
-    registry._discover()
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+def clean_registry():
+    with registry.GENERATORS.sandbox():
+        yield
 
 
 def test_builtins_are_listed():
@@ -62,12 +62,11 @@ def test_entry_points_are_discovered(monkeypatch, vgg):
         assert group == "sparsegraph.generators"
         return [EntryPoint()]
 
-    registry._discover()                      # built-ins first; their module stays imported
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
-    monkeypatch.setattr(registry, "_DISCOVERED", False)
-    monkeypatch.setattr(metadata, "entry_points", entry_points)
-    names = [g.name for g in sg.pruning.list_generators()]
-    assert "plugin-magnitude" in names and "snip" in names
-    a = sg.prune(vgg, "plugin-magnitude", density=0.1, seed=0)
-    b = sg.prune(vgg, "magnitude", density=0.1, seed=0)
-    assert all(torch.equal(a[n], b[n]) for n in a)
+    with registry.GENERATORS.sandbox():          # built-ins first; their module stays imported
+        registry.GENERATORS.reset_plugins()
+        monkeypatch.setattr(metadata, "entry_points", entry_points)
+        names = [g.name for g in sg.pruning.list_generators()]
+        assert "plugin-magnitude" in names and "snip" in names
+        a = sg.prune(vgg, "plugin-magnitude", density=0.1, seed=0)
+        b = sg.prune(vgg, "magnitude", density=0.1, seed=0)
+        assert all(torch.equal(a[n], b[n]) for n in a)

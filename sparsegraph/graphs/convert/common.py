@@ -56,6 +56,4 @@ def has_cross_set_duplicates(graph: Graph) -> bool:
 
 def is_bipartite(graph: Graph) -> bool:
     """Whether ``graph`` is one layer's :class:`~sparsegraph.graphs.bipartite.BipartiteGraph`."""
-    from sparsegraph.graphs.bipartite import BipartiteGraph
-
-    return isinstance(graph, BipartiteGraph)
+    return graph.single_layer

@@ -1,7 +1,12 @@
-"""Per-layer encodings (graphs.md §2.1–2.3): each module has ``build``, ``count_nodes`` and ``count_edges``.
+"""The encodings registry (:data:`GRAPH_ENCODINGS`) and the per-layer encodings (graphs.md §2.1–2.3).
 
-``count_*`` compute the exact sizes from the support alone, so memory limits are checked before any
-edge array exists.
+A per-layer encoding (``scope="layer"``) is a module with ``build(spec, compat)``, ``count_nodes`` and
+``count_edges``; ``count_*`` compute the exact sizes from the support alone, so memory limits are checked
+before any edge array exists. A whole-network encoding (``scope="network"``, e.g. ``mge``) is a module with
+``build(model, masks, *, input_shape, compat, support, max_bytes, model_spec)`` returning a graph,
+``stream(model, masks, encoding, input_shape, compat, support, model_spec)`` returning an
+:class:`~sparsegraph.graphs.stream.EdgeStream`, and ``GRAPH_CLASS``, the class ``load_graph`` returns.
+Entries are lazy, so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -10,20 +15,26 @@ from types import ModuleType
 
 from sparsegraph.errors import UsageError
 from sparsegraph.graphs.encodings.spec import LayerSpec
+from sparsegraph.registry import Registry
 
-LAYER_ENCODINGS = ("rolled", "rolled-channel", "unrolled")
+#: Every encoding: name -> module implementing it (metadata ``scope``: ``layer`` or ``network``).
+GRAPH_ENCODINGS: Registry[ModuleType] = Registry(
+    "encoding", listing=lambda: "expected one of: " + ", ".join(GRAPH_ENCODINGS.names()))
+GRAPH_ENCODINGS.register_lazy("rolled", "sparsegraph.graphs.encodings.rolled", scope="layer")
+GRAPH_ENCODINGS.register_lazy("rolled-channel", "sparsegraph.graphs.encodings.rolled_channel", scope="layer")
+GRAPH_ENCODINGS.register_lazy("unrolled", "sparsegraph.graphs.encodings.unrolled", scope="layer")
+GRAPH_ENCODINGS.register_lazy("mge", "sparsegraph.graphs.mge", scope="network")
+
+LAYER_ENCODINGS = tuple(n for n in GRAPH_ENCODINGS.names() if GRAPH_ENCODINGS.info(n)["scope"] == "layer")
 COMPAT_MODES = ("mge2024",)
 
 
 def encoding_module(encoding: str) -> ModuleType:
-    """The module implementing a per-layer encoding (ValueError for an unknown name)."""
-    from sparsegraph.graphs.encodings import rolled, rolled_channel, unrolled
-
-    modules = {"rolled": rolled, "rolled-channel": rolled_channel, "unrolled": unrolled}
-    if encoding not in modules:
+    """The module implementing a per-layer encoding (UsageError for an unknown name)."""
+    if encoding not in LAYER_ENCODINGS:
         raise UsageError(f"unknown per-layer encoding {encoding!r}; expected one of: "
                          + ", ".join(LAYER_ENCODINGS))
-    return modules[encoding]
+    return GRAPH_ENCODINGS.get(encoding)
 
 
 def check_compat(compat: str | None) -> None:
@@ -46,4 +57,4 @@ def layer_size(spec: LayerSpec, encoding: str, compat: str | None = None) -> tup
     return module.count_nodes(spec, compat), module.count_edges(spec, compat)
 
 
-__all__ = ["LAYER_ENCODINGS", "LayerSpec", "build_layer", "encoding_module", "layer_size"]
+__all__ = ["GRAPH_ENCODINGS", "LAYER_ENCODINGS", "LayerSpec", "build_layer", "encoding_module", "layer_size"]

@@ -2,7 +2,8 @@
 
 ``sg.encode(model, masks, encoding="mge", input_shape=..., compat=None | "mge2024")`` builds a
 :class:`~sparsegraph.graphs.multipartite.MultipartiteGraph`; ``sg.export`` streams it set by set.
-Importing this package registers both with :mod:`sparsegraph.graphs.encode`.
+It is the ``mge`` entry of :data:`sparsegraph.graphs.encodings.GRAPH_ENCODINGS` (``build``, ``stream``,
+``GRAPH_CLASS``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import torch
 from torch import nn
 
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet
-from sparsegraph.graphs.encoder import NETWORK_ENCODINGS, NETWORK_STREAMS, describe_encoding
+from sparsegraph.graphs.encoder import describe_encoding
 from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.mge.source import MgeSource, prepare
 from sparsegraph.graphs.multipartite import MultipartiteGraph
-from sparsegraph.graphs.rebuild import GRAPH_CLASSES
 from sparsegraph.graphs.stream import EdgeStream
 
 
@@ -98,8 +98,9 @@ def stream_mge(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, encod
     return EdgeStream(source.partitions, edge_sets, attrs, generate, has_multiplicity=merged)
 
 
-NETWORK_ENCODINGS["mge"] = encode_mge
-NETWORK_STREAMS["mge"] = stream_mge
-GRAPH_CLASSES["mge"] = MultipartiteGraph
+# the network-encoding protocol of GRAPH_ENCODINGS
+build = encode_mge
+stream = stream_mge
+GRAPH_CLASS = MultipartiteGraph
 
 __all__ = ["MultipartiteGraph", "encode_mge", "estimate_size", "stream_mge"]

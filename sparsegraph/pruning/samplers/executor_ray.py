@@ -9,13 +9,12 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
 
 from sparsegraph.errors import UsageError
-from sparsegraph.pruning.samplers.executors import PackedMasks, WorkerContext, score_task
 
 
 def require_ray():
@@ -28,21 +27,27 @@ def require_ray():
     return ray
 
 
-def _ray_score(context: WorkerContext, masks: PackedMasks):
-    return score_task(masks, context)
-
-
 class RayExecutor:
-    """Ray tasks, one CPU each; θ stored once in the object store."""
+    """Ray tasks, one CPU each; θ stored once in the object store.
 
-    def __init__(self, context: WorkerContext, workers: int, address: str | None = None):
+    Args:
+        context: the worker context (model and scoring spec), put in the object store once.
+        workers: tasks in flight at most twice this.
+        address: a Ray cluster address (None: a local Ray).
+        task: ``task(packed_masks, context) -> result``, run remotely.
+        pack: ``pack(masks) -> packed_masks``, the compact form sent to a task.
+    """
+
+    def __init__(self, context: Any, workers: int, address: str | None = None, *,
+                 task: Callable[[Any, Any], Any], pack: Callable[[Mapping[str, torch.Tensor]], Any]):
         ray = require_ray()
         self.ray = ray
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         self.workers = workers
         self.context_ref = ray.put(context)
-        self.remote = ray.remote(num_cpus=1)(_ray_score)
+        self.remote = ray.remote(num_cpus=1)(task)
+        self.pack = pack
 
     def imap(self, items: Iterable[tuple[Any, Mapping[str, torch.Tensor]]]) -> Iterator[tuple[Any, Any]]:
         order: collections.deque = collections.deque()
@@ -56,7 +61,7 @@ class RayExecutor:
 
         for index, (tag, masks) in enumerate(items):
             order.append((index, tag))
-            in_flight[self.remote.remote(self.context_ref, PackedMasks.pack(masks))] = index
+            in_flight[self.remote.remote(self.pack(masks), self.context_ref)] = index
             while len(in_flight) + len(done) >= 2 * self.workers:
                 while order[0][0] not in done:
                     collect()

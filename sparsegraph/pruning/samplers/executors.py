@@ -153,7 +153,7 @@ def make_executor(kind: str, workers: int, context: WorkerContext, ray_address: 
     if kind == "ray":
         from sparsegraph.pruning.samplers.executor_ray import RayExecutor
 
-        return RayExecutor(context, workers, address=ray_address)
+        return RayExecutor(context, workers, address=ray_address, task=score_task, pack=PackedMasks.pack)
     if kind == "serial" or workers == 1:
         return SerialExecutor(context)
     return ProcessExecutor(context, workers)

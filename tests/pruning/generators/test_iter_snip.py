@@ -22,11 +22,9 @@ def test_default_is_100_rounds(h):
 
 
 @pytest.fixture
-def reviving(monkeypatch):
+def reviving():
     """A generator whose live scores are all negative and pruned ones 0, as GraSP's can be: without −∞
     every pruned weight would come back. It records the masks it is called with."""
-    registry._discover()
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     seen = []
 
     def score(model, ctx):
@@ -34,8 +32,9 @@ def reviving(monkeypatch):
         return {n: -(1 + torch.rand(p.shape, generator=ctx.generator, dtype=torch.float64)) * (p.detach() != 0)
                 for n, p in ctx.params.items()}
 
-    sg.pruning.register_generator("reviving", score, rounds=6)
-    return seen
+    with registry.GENERATORS.sandbox():
+        sg.pruning.register_generator("reviving", score, rounds=6)
+        yield seen
 
 
 def test_rounds_are_nested_with_the_schedule_and_nothing_revives(reviving, vgg):
