@@ -63,6 +63,7 @@ def import_object(target: str) -> Any:
 
 @dataclass
 class _Entry:
+    name: str
     obj: Any
     lazy: str | None
     info: dict[str, Any]
@@ -72,6 +73,7 @@ class _Entry:
 @dataclass
 class _State:
     entries: dict[str, _Entry] = field(default_factory=dict)
+    aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (alias, canonical key)
     loaded: bool = False
     broken: list[str] = field(default_factory=list)
 
@@ -87,14 +89,16 @@ class Registry(Generic[T]):
             module for its side effects and calls anything else with this registry.
         error: the :class:`UsageError` subclass raised for an unknown name.
         listing: a phrase after the hint of an unknown name; default ``"known: <names>"``.
-        key: maps a name to its lookup key (e.g. case-insensitive); names are stored under their key.
+        key: maps a name to its lookup key (e.g. case-insensitive): two names with one key are duplicates,
+            and a lookup matches any spelling with the same key.
         cutoff: the similarity cutoff of the "did you mean" hint.
+        lower: compare the lower-cased name with the candidates in that hint.
     """
 
     def __init__(self, kind: str, *, builtins: Iterable[str] = (), entry_point_group: str | None = None,
                  load_plugin: Callable[[Any, Registry], None] | None = None,
                  error: type[SparsegraphError] = UsageError, listing: Callable[[], str] | None = None,
-                 key: Callable[[str], str] | None = None, cutoff: float = 0.6):
+                 key: Callable[[str], str] | None = None, cutoff: float = 0.6, lower: bool = False):
         self.kind = kind
         self.builtins = tuple(builtins)
         self.entry_point_group = entry_point_group
@@ -103,28 +107,36 @@ class Registry(Generic[T]):
         self._listing = listing
         self._key = key or (lambda name: name)
         self._cutoff = cutoff
+        self._lower = lower
         self._state = _State()
         self._loading_plugin = False
 
     # ---------------------------------------------------------------------------------- registration
-    def register(self, name: str, obj: T, *, override: bool = False, **info: Any) -> T:
-        """Add ``obj`` under ``name`` with metadata ``info``; returns ``obj``.
+    def register(self, name: str, obj: T, *, override: bool = False, aliases: Iterable[str] = (),
+                 **info: Any) -> T:
+        """Add ``obj`` under ``name`` (and its ``aliases``) with metadata ``info``; returns ``obj``.
 
         Raises:
             RegistrationError: ``name`` is taken and ``override`` is False, or is not a non-empty string.
         """
-        self._add(name, _Entry(obj, None, dict(info), self._loading_plugin), override)
+        self._add(name, _Entry(name, obj, None, dict(info), self._loading_plugin), override)
+        own = self._key(name)
+        for alias in aliases:  # an alias may differ from the name only in spelling (it still helps hints)
+            key = self._key(alias)
+            if key != own and (key in self._state.entries or key in self._state.aliases):
+                raise RegistrationError(f"alias {alias!r} of {self.kind} {name!r} is already taken")
+            self._state.aliases[key] = (alias, own)
         return obj
 
     def register_lazy(self, name: str, target: str, *, override: bool = False, **info: Any) -> None:
         """Add ``"package.module:attribute"`` under ``name``; it is imported by the first :meth:`get`."""
-        self._add(name, _Entry(None, target, dict(info), self._loading_plugin), override)
+        self._add(name, _Entry(name, None, target, dict(info), self._loading_plugin), override)
 
     def _add(self, name: str, entry: _Entry, override: bool) -> None:
         if not isinstance(name, str) or not name:
             raise RegistrationError(f"a {self.kind} needs a non-empty name, got {name!r}")
         key = self._key(name)
-        if key in self._state.entries and not override:
+        if (key in self._state.entries or key in self._state.aliases) and not override:
             raise RegistrationError(f"a {self.kind} named {name!r} is already registered")
         self._state.entries[key] = entry
 
@@ -151,6 +163,10 @@ class Registry(Generic[T]):
             entry.obj, entry.lazy = import_object(entry.lazy), None
         return entry.obj
 
+    def canonical(self, name: str) -> str:
+        """The registered spelling of ``name`` (or of the entry it is an alias of)."""
+        return self._find(name).name
+
     def info(self, name: str) -> dict[str, Any]:
         """The metadata registered with ``name``."""
         return dict(self._find(name).info)
@@ -161,22 +177,28 @@ class Registry(Generic[T]):
 
     def _find(self, name: str) -> _Entry:
         self.load()
-        entry = self._state.entries.get(self._key(name)) if isinstance(name, str) else None
+        entry = self._state.entries.get(self._resolve_key(name)) if isinstance(name, str) else None
         if entry is None:
             raise self.unknown(name)
         return entry
 
+    def _resolve_key(self, name: str) -> str:
+        key = self._key(name)
+        return self._state.aliases[key][1] if key in self._state.aliases else key
+
     def unknown(self, name: object, candidates: Iterable[str] | None = None) -> SparsegraphError:
-        """The error for an unknown ``name``: close matches among ``candidates`` (default: every name)."""
-        candidates = self.names() if candidates is None else list(candidates)
+        """The error for an unknown ``name``: close matches among ``candidates`` (default: every name and
+        alias)."""
+        if candidates is None:
+            candidates = self.names() + [alias for alias, _ in self._state.aliases.values()]
         listing = self._listing() if self._listing else "known: " + ", ".join(self.names())
-        hint = did_you_mean(name, candidates, cutoff=self._cutoff, lower=self._key("A") == "a")
+        hint = did_you_mean(str(name).strip(), candidates, cutoff=self._cutoff, lower=self._lower)
         return self._error(f"unknown {self.kind} {name!r}; {hint}{listing}")
 
     def names(self) -> list[str]:
-        """Every registered name, in registration order."""
+        """Every registered name (as registered), in registration order."""
         self.load()
-        return list(self._state.entries)
+        return [entry.name for entry in self._state.entries.values()]
 
     def items(self) -> Iterator[tuple[str, T]]:
         """``(name, object)`` pairs in registration order (lazy entries are imported)."""
@@ -185,7 +207,7 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self.load()
-        return isinstance(name, str) and self._key(name) in self._state.entries
+        return isinstance(name, str) and self._resolve_key(name) in self._state.entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
@@ -231,7 +253,7 @@ class Registry(Generic[T]):
     def plugin_names(self) -> list[str]:
         """The names registered by plugins."""
         self.load()
-        return [name for name, entry in self._state.entries.items() if entry.plugin]
+        return [entry.name for entry in self._state.entries.values() if entry.plugin]
 
     def reset_plugins(self) -> None:
         """Forget plugin discovery: remove what plugins registered; the next lookup discovers again.
@@ -257,6 +279,7 @@ class Registry(Generic[T]):
         self._state = _State(loaded=True) if empty else copy.copy(saved)
         if not empty:
             self._state.entries = dict(saved.entries)
+            self._state.aliases = dict(saved.aliases)
             self._state.broken = list(saved.broken)
         try:
             yield self

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from sparsegraph.errors import DatasetError
+from sparsegraph.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,16 @@ class DatasetInfo:
 #: Standard deviations used by the seed's code for CIFAR-10 (``normalization="seed"``).
 SEED_CIFAR10_STD = (0.2023, 0.1994, 0.2010)
 
-_DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
+def _key(name: str) -> str:
+    """Spelling-insensitive lookup key: lower case without '-', '_' or spaces."""
+    return re.sub(r"[-_\s]", "", name.strip().lower())
+
+
+#: Every dataset: name (or alias, any spelling) -> DatasetInfo.
+DATASETS: Registry[DatasetInfo] = Registry("dataset", error=DatasetError, key=_key, lower=True,
+                                           listing=lambda: "valid names: " + ", ".join(list_datasets()))
+
+for _info in (
     DatasetInfo("cifar10", "CIFAR-10: 60,000 32x32 colour images in 10 classes (50,000 train, 10,000 test)",
                 10, (3, 32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 255, 4,
                 "cifar-10-batches-py", True, 5000, ("cifar-10",)),
@@ -67,16 +76,8 @@ _DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
     DatasetInfo("digits", "8x8 handwritten digits (UCI, via scikit-learn): 1,797 images in 10 classes, "
                 "shipped in the package, fixed 70/10/20 split",
                 10, (1, 8, 8), (0.3053,), (0.3762,), 16, None, None, False, None),
-)}
-
-
-def _key(name: str) -> str:
-    """Spelling-insensitive lookup key: lower case without '-', '_' or spaces."""
-    return re.sub(r"[-_\s]", "", name.strip().lower())
-
-
-_LOOKUP: dict[str, str] = {_key(alias): info.name for info in _DATASETS.values()
-                           for alias in (info.name, *info.aliases)}
+):
+    DATASETS.register(_info.name, _info, aliases=_info.aliases)
 
 
 def resolve_dataset_name(name: str) -> str:
@@ -87,20 +88,14 @@ def resolve_dataset_name(name: str) -> str:
     """
     if not isinstance(name, str):
         raise DatasetError(f"dataset name must be a string, got {name!r}")
-    canonical = _LOOKUP.get(_key(name))
-    if canonical is None:
-        spellings = sorted({*_DATASETS, *(a for info in _DATASETS.values() for a in info.aliases)})
-        close = difflib.get_close_matches(name.strip().lower(), spellings, n=3, cutoff=0.6)
-        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise DatasetError(f"unknown dataset {name!r}; {hint}valid names: {', '.join(list_datasets())}")
-    return canonical
+    return DATASETS.canonical(name)
 
 
 def list_datasets() -> list[str]:
     """Canonical names of the registered datasets, sorted."""
-    return sorted(_DATASETS)
+    return sorted(DATASETS.names())
 
 
 def dataset_info(name: str) -> DatasetInfo:
     """The :class:`DatasetInfo` of ``name`` (any accepted spelling)."""
-    return _DATASETS[resolve_dataset_name(name)]
+    return DATASETS.get(resolve_dataset_name(name))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Mapping
 
 import numpy as np
@@ -11,6 +10,7 @@ from torch import Tensor, nn
 
 from sparsegraph.errors import MaskError
 from sparsegraph.masks.maskable import MASKABLE_MODULES, maskable_parameters
+from sparsegraph.registry import did_you_mean
 
 
 def _where(source: str | None, name: str) -> str:
@@ -87,6 +87,6 @@ def _why_unknown(name: str, model: nn.Module, maskable: Mapping[str, Tensor]) ->
         kinds = " or ".join(cls.__name__ for cls in MASKABLE_MODULES)
         return (f"is a parameter of {type(owner).__name__}, not a maskable weight "
                 f"(only {kinds} weights are masked)")
-    close = difflib.get_close_matches(name, list(maskable), n=3, cutoff=0.8)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(name, maskable, cutoff=0.8)
+    hint = f"; {hint.rstrip()}" if hint else ""
     return f"is not a maskable parameter of the model ({len(maskable)} maskable weights){hint}"

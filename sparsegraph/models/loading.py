@@ -18,7 +18,6 @@ into the same reparametrisation, so the masks come with the model.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -34,6 +33,7 @@ from torch import nn
 from sparsegraph.errors import CheckpointError, ModelSpecError
 from sparsegraph.models.init import init_weights
 from sparsegraph.models.registry import create_model
+from sparsegraph.registry import did_you_mean
 
 TORCHVISION_PREFIX = "torchvision:"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth")
@@ -95,8 +95,8 @@ def _torchvision_model(spec: str, num_classes: int, kw: dict[str, Any]) -> nn.Mo
     if name not in available and name.lower() in available:
         name = name.lower()
     if name not in available:
-        close = difflib.get_close_matches(name.lower(), available, n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name, available, lower=True)
+        hint = f"; {hint.rstrip()}" if hint else ""
         raise ModelSpecError(f"model SPEC {spec!r}: {name!r} is not a torchvision classification model{hint}")
     try:
         model = torchvision.models.get_model(name, weights=None, num_classes=num_classes, **kw)

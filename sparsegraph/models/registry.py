@@ -1,14 +1,13 @@
 """The model zoo: names, one-line descriptions, default input shapes and builders.
 
-Builders register themselves with :func:`register_model` when their module is imported (the
-package ``__init__`` imports them all). :func:`create_model` resolves a name, checks the options
+Builders register themselves with :func:`register_model` in :data:`MODELS` when their module is
+imported (the package ``__init__`` imports them all, in listing order). :func:`create_model` resolves a name, checks the options
 against the builder's signature, builds the model, optionally re-initialises it, and records the
 input shape on it as ``model.input_shape``.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,6 +17,7 @@ from torch import nn
 
 from sparsegraph.errors import ModelSpecError, UsageError
 from sparsegraph.models.init import init_weights
+from sparsegraph.registry import Registry
 
 CIFAR_INPUT_SHAPE = (3, 32, 32)
 MNIST_INPUT_SHAPE = (1, 28, 28)
@@ -49,25 +49,31 @@ class ModelInfo:
         return tuple(p for p in params if p not in _COMMON_OPTIONS)
 
 
-_MODELS: dict[str, ModelInfo] = {}
+def _normalised(name: str) -> str:
+    # "ResNet-20", "resnet_20" and "WRN-28-2" resolve to the zoo's spelling
+    return name.lower().replace("-", "").replace("_", "")
+
+
+#: The zoo: name -> ModelInfo. Lookups ignore case, ``-`` and ``_``.
+MODELS: Registry[ModelInfo] = Registry(
+    "model", error=ModelSpecError, key=_normalised, cutoff=0.5, lower=True,
+    listing=lambda: f"zoo: {', '.join(MODELS.names())}; also torchvision:<name>, path/to/file.py:callable, "
+                    "package.module:callable")
 
 
 def register_model(name: str, *, description: str,
                    input_shape: tuple[int, ...] = CIFAR_INPUT_SHAPE) -> Callable[[Callable], Callable]:
-    """Decorator adding a builder to the zoo under ``name``; duplicate names are refused."""
+    """Decorator adding a builder to the zoo under ``name``.
+
+    Raises:
+        RegistrationError: ``name`` (ignoring case, ``-`` and ``_``) is already registered.
+    """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
-            raise ValueError(f"model {name!r} is already registered")
-        _MODELS[name] = ModelInfo(name, builder, description, tuple(input_shape))
+        MODELS.register(name, ModelInfo(name, builder, description, tuple(input_shape)))
         return builder
 
     return decorate
-
-
-def _normalised(name: str) -> str:
-    # "ResNet-20", "resnet_20" and "WRN-28-2" resolve to the zoo's spelling
-    return name.lower().replace("-", "").replace("_", "")
 
 
 def model_info(name: str) -> ModelInfo:
@@ -76,22 +82,12 @@ def model_info(name: str) -> ModelInfo:
     Raises:
         ModelSpecError: unknown name; the message lists close matches and the zoo.
     """
-    if name in _MODELS:
-        return _MODELS[name]
-    key = _normalised(name)
-    for info in _MODELS.values():
-        if _normalised(info.name) == key:
-            return info
-    close = difflib.get_close_matches(name.lower(), list(_MODELS), n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ModelSpecError(
-        f"unknown model {name!r}{hint} (zoo: {', '.join(_MODELS)}; "
-        "also torchvision:<name>, path/to/file.py:callable, package.module:callable)")
+    return MODELS.get(name)
 
 
 def list_models() -> list[str]:
     """The zoo's model names, in registration order."""
-    return list(_MODELS)
+    return MODELS.names()
 
 
 def describe_model(name: str) -> str:
