@@ -30,13 +30,18 @@ def _one_line(exc: BaseException) -> str:
 class SparsegraphGroup(click.Group):
     """A click group that turns sparsegraph errors into one-line messages and exit codes.
 
-    Bad input (``BadInputError``) exits with 3, usage errors with 2, other sparsegraph errors
-    with 1. Unexpected exceptions keep their traceback: they are bugs.
+    Bad input (``BadInputError``) exits with 3, usage errors with 2 (click's own usage errors too, as
+    one line that points to ``--help``), other sparsegraph errors with 1. Unexpected exceptions keep
+    their traceback: they are bugs.
     """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            where = " ".join(filter(None, (exc.ctx.command_path if exc.ctx else ctx.command_path,)))
+            click.echo(f"Error: {_one_line(exc.format_message())} (see '{where} --help')", err=True)
+            sys.exit(EXIT_USAGE)
         except BadInputError as exc:
             click.echo(f"Error: {_one_line(exc)}", err=True)
             sys.exit(EXIT_BAD_INPUT)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from sparsegraph.metrics.result import TABLE_LAYOUTS, WIDE_TABLE_MAX_WIDTH
+from sparsegraph.utils.device import metric_device
 from sparsegraph_cli.inputs import load_model_and_masks, model_options
 from sparsegraph_cli.options import device_option, format_option, parse_shape
-from sparsegraph_cli.output import emit, render_table
+from sparsegraph_cli.output import emit
 
 # "none" stays a string: it is a value of options such as aggregate=none
 _LITERALS = {"true": True, "false": False, "null": None}
@@ -53,18 +55,25 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
               help="A metric or measure option, e.g. solver=dense or aggregate=valid_mean; repeatable.")
 @device_option()
 @format_option(("table", "json", "jsonl", "csv"), "table")
+@click.option("--layout", type=click.Choice(TABLE_LAYOUTS), default="auto", show_default=True,
+              help="Table layout: a layer x metric grid (wide), one (metric, layer, value) row per value (long), "
+                   f"or auto: wide while it fits in {WIDE_TABLE_MAX_WIDTH} characters.")
+@click.option("--strict", is_flag=True,
+              help="Exit with status 1 when a metric value failed (after writing the output).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
 @click.option("--write-effective-masks", "effective_masks_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="Also write the effective weights (on an input→output path; the paths "
                                    "convention applies) as a mask file (.safetensors, .pt or .npz).")
 def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
-                    input_shape, include, exclude, option_pairs, device, fmt, output,
+                    input_shape, include, exclude, option_pairs, device, fmt, layout, strict, output,
                     effective_masks_path) -> None:
-    """Measure a model and its masks with registry metrics (layer rows and network rows)."""
+    """Measure a model and its masks with registry metrics (layer rows and network rows).
+
+    Each distinct failure reason is printed once on stderr (failed cells show ERROR in tables).
+    """
+    from sparsegraph.errors import MetricError
     from sparsegraph.metrics import measure
     from sparsegraph.metrics.registry import resolve
-
-    device = _metric_device(device)
 
     options = parse_options(option_pairs)
     resolve(metrics)  # an unknown metric name fails before the model is loaded
@@ -78,27 +87,15 @@ def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_
 
         paths_convention = result.options.get("paths_convention", "exact")
         effective_masks(model, masks, result.options.get("input_shape"), convention=paths_convention,
-                        device=device).save(effective_masks_path)
+                        device=metric_device(device)).save(effective_masks_path)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    if fmt == "json":
-        emit(result.to_json(), output)
-    elif fmt == "jsonl":
-        emit(result.to_jsonl(), output)
-    elif fmt == "csv":
-        emit(result.to_csv(), output)
-    else:
-        columns, rows = result.to_grid()
-        emit(render_table(rows, columns), output)
-
-
-def _metric_device(device: str):
-    """``auto`` is CUDA when available, else the default host (NumPy/SciPy) route of the metrics;
-    an explicit ``cpu`` or ``cuda[:N]`` runs the torch route on that device."""
-    import torch
-
-    from sparsegraph.utils import resolve_device
-
-    if device == "auto":
-        return torch.device("cuda") if torch.cuda.is_available() else None
-    return resolve_device(device)
+    failures = result.failures()
+    for failure in failures:
+        click.echo(f"error: {failure.describe()}", err=True)
+    text = {"json": result.to_json, "jsonl": result.to_jsonl, "csv": result.to_csv}.get(fmt)
+    emit(text() if text else result.to_table(layout), output)
+    if strict and failures:
+        failed = sum(len(f.cells) for f in failures)
+        raise MetricError(f"{failed} metric value(s) failed ({len(failures)} distinct reason(s) above); "
+                          "the output was written")

@@ -19,6 +19,21 @@ class UsageError(SparsegraphError, ValueError):
     """A request that can never work as given (unknown name, contradictory options)."""
 
 
+class WrongTypeError(UsageError, TypeError):
+    """An argument of the wrong type (a metric target that does not fit its scope, a model that is not a module)."""
+
+
+class UnknownNameError(UsageError, KeyError):
+    """A name looked up in a collection that does not hold it (a partition, a traced layer, a result row)."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InternalError(SparsegraphError, RuntimeError):
+    """A broken invariant inside sparsegraph or a plugin: a bug, never the user's input."""
+
+
 class BadInputError(SparsegraphError, ValueError):
     """Input data (model, mask, checkpoint, dataset, graph file) that is unreadable or mismatched."""
 
@@ -103,11 +118,8 @@ class MetricRegistrationError(RegistrationError):
     """An invalid or duplicate metric registration."""
 
 
-class UnknownMetricError(UsageError, KeyError):
+class UnknownMetricError(UnknownNameError):
     """A metric or family name that is not registered."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class GeneratorRegistrationError(RegistrationError):

@@ -293,5 +293,5 @@ def _default_load_plugin(obj: Any, registry: Registry) -> None:
     if inspect.ismodule(obj):
         return  # imported for its registration side effects
     if not callable(obj):
-        raise TypeError(f"entry point object {obj!r} is neither a module nor a callable")
+        raise RegistrationError(f"entry point object {obj!r} is neither a module nor a callable")
     obj(registry)

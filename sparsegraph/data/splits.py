@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sparsegraph.errors import UsageError
 from sparsegraph.utils import make_generator
 
 #: Seed of every held-out split: all runs, whatever their seed, share the same val set.
@@ -46,7 +47,7 @@ def stratified_split(labels: np.ndarray | torch.Tensor, num_holdout: int,
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
     n = len(labels)
     if not 0 <= num_holdout < n:
-        raise ValueError(f"held-out size must be in [0, {n}), got {num_holdout}")
+        raise UsageError(f"held-out size must be in [0, {n}), got {num_holdout}")
     _, inverse, class_sizes = np.unique(labels, return_inverse=True, return_counts=True)
     counts = stratified_counts(class_sizes, num_holdout)
     keys = torch.rand(n, generator=make_generator(seed), dtype=torch.float64).numpy()

@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from sparsegraph.errors import MaskError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.formats import CONVERTERS
 from sparsegraph.graphs.encodings import build_layer
@@ -116,15 +117,15 @@ def split_mask_weight(t: torch.Tensor | np.ndarray, weight: torch.Tensor | np.nd
         support = arr
     elif w is not None:
         if not np.isin(arr, (0, 1)).all():
-            raise ValueError("with weight= given, the first argument must be a bool or 0/1 mask")
+            raise MaskError("with weight= given, the first argument must be a bool or 0/1 mask")
         support = arr.astype(bool)
     else:
         w = arr.astype(np.float32)
         support = w != 0
     if w is not None and w.shape != support.shape:
-        raise ValueError(f"mask shape {support.shape} and weight shape {w.shape} differ")
+        raise MaskError(f"mask shape {support.shape} and weight shape {w.shape} differ")
     if support.ndim not in (2, 4):
-        raise ValueError(f"expected a 2-D linear or 4-D conv tensor, got {support.ndim} dimensions")
+        raise MaskError(f"expected a 2-D linear or 4-D conv tensor, got {support.ndim} dimensions")
     return support, w
 
 

@@ -30,7 +30,7 @@ ENV_VAR = "SPARSEGRAPH_MAX_BYTES"
 def estimate_bytes(num_nodes: int, num_edges: int, target: str) -> int:
     """Estimated peak bytes to hold a graph of this size as ``target``."""
     if target not in BYTES_PER_ITEM:
-        raise ValueError(f"unknown target {target!r}; expected one of: " + ", ".join(BYTES_PER_ITEM))
+        raise UsageError(f"unknown target {target!r}; expected one of: " + ", ".join(BYTES_PER_ITEM))
     b_e, b_n = BYTES_PER_ITEM[target]
     return int(1.1 * (num_edges * (INTERNAL_BYTES_PER_EDGE + b_e) + num_nodes * b_n))
 

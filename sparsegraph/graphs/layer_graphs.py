@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from sparsegraph.errors import UsageError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.bipartite import BipartiteGraph
 
@@ -88,7 +89,7 @@ class LayerGraphs(Mapping):
     def from_graph(cls, graph: Graph) -> "LayerGraphs":
         """Split a disjoint union (e.g. read back from a file) into its layer graphs."""
         if len(graph.partitions) != 2 * len(graph.edge_sets):
-            raise ValueError("not a union of layer graphs: expected two partitions per edge set")
+            raise UsageError("not a union of layer graphs: expected two partitions per edge set")
         a = graph.arrays
         order = np.argsort(a.edge_set, kind="stable")
         bounds = np.searchsorted(a.edge_set[order], np.arange(len(graph.edge_sets) + 1))

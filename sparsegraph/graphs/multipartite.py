@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparsegraph.errors import UnknownNameError
 from sparsegraph.graphs.base import Graph, Partition
 
 
@@ -28,4 +29,4 @@ class MultipartiteGraph(Graph):
         for p in self.partitions:
             if p.name == name:
                 return p
-        raise KeyError(f"no partition named {name!r}; partitions: {[p.name for p in self.partitions]}")
+        raise UnknownNameError(f"no partition named {name!r}; partitions: {[p.name for p in self.partitions]}")

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from sparsegraph.errors import InternalError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition, graph_attributes, node_table
 
 
@@ -61,7 +62,7 @@ class EdgeStream:
         for s in self.edge_sets:
             arrays = self.generate(s.index)
             if len(arrays) != s.num_edges:
-                raise RuntimeError(f"edge set {s.name!r} generated {len(arrays)} edges, "
+                raise InternalError(f"edge set {s.name!r} generated {len(arrays)} edges, "
                                    f"its table says {s.num_edges}")
             yield s, arrays
 

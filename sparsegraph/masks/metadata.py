@@ -18,7 +18,7 @@ import warnings
 from typing import Any, Mapping
 
 from sparsegraph._version import __version__
-from sparsegraph.errors import MaskError
+from sparsegraph.errors import MaskError, UsageError
 
 FORMAT = "sparsegraph.masks/1"
 # Keys computed on every save; user metadata cannot set them.
@@ -35,11 +35,11 @@ def make_header(names: list[str], *, fingerprint: str, model_fingerprint: str, n
     """
     reserved = sorted(COMPUTED_KEYS.intersection(metadata))
     if reserved:
-        raise ValueError(f"metadata key {reserved[0]!r} is written by sparsegraph itself; use another name")
+        raise UsageError(f"metadata key {reserved[0]!r} is written by sparsegraph itself; use another name")
     try:
         metadata_json = json.dumps(dict(metadata), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"mask metadata must be JSON-serialisable (str, int, float, bool, None, lists, "
+        raise UsageError(f"mask metadata must be JSON-serialisable (str, int, float, bool, None, lists, "
                          f"dicts): {exc}") from None
     header = {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
     header.update({

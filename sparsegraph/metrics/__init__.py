@@ -14,7 +14,8 @@ Example:
 """
 
 from sparsegraph.metrics.info import MetricInfo, MetricResult
-from sparsegraph.metrics.measure import MeasureResult, measure
+from sparsegraph.metrics.measure import measure
+from sparsegraph.metrics.result import MeasureResult
 from sparsegraph.metrics.registry import (
     compute,
     compute_detailed,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from sparsegraph.errors import UsageError
 from sparsegraph.metrics.info import MetricResult
 
 
@@ -31,7 +32,7 @@ def aggregate_results(rule: str, results: Sequence[MetricResult]) -> MetricResul
     if rule == "none":
         return None
     if rule not in ("ratio", "valid_mean", "zero_mean", "mean"):
-        raise ValueError(f"unknown aggregate {rule!r}; expected one of: ratio, valid_mean, zero_mean, mean, none")
+        raise UsageError(f"unknown aggregate {rule!r}; expected one of: ratio, valid_mean, zero_mean, mean, none")
     n = len(results)
     failed = sum(r.status == "error" for r in results)
     if failed:

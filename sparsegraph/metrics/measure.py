@@ -10,114 +10,28 @@ A failure in one metric or layer gives an ``error`` row and ``measure`` goes on.
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
 
-from sparsegraph.errors import BadInputError, MetricError, SparsegraphError, UsageError
+from sparsegraph.errors import BadInputError, MetricError, SparsegraphError, UsageError, WrongTypeError
 from sparsegraph.metrics.aggregation import aggregate_results
 from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
 from sparsegraph.metrics.registry import as_result, compute_detailed, get_preparer, resolve, resolve_options
+from sparsegraph.metrics.result import CSV_COLUMNS, FORMAT, MeasureResult
+from sparsegraph.utils.device import metric_device
 
-FORMAT = "sparsegraph.measure/1"
-CSV_COLUMNS = ("scope", "layer", "metric", "value", "status")
+__all__ = ["CSV_COLUMNS", "FORMAT", "MeasureResult", "measure", "route_conventions", "select_layers"]
 _AGGREGATE_CHOICES = ("auto", "valid_mean", "zero_mean", "mean", "none")
 _TOPO_ENCODINGS = ("mge", "rolled", "rolled-channel", "unrolled")
 # families whose convention is recorded as options.convention; any other as options.<family>_convention
 _SHARED_CONVENTION_FAMILIES = ("ramanujan", "spectral")
 _CONVENTION_KWARG = re.compile(r"^([a-z][a-z0-9_]*)_convention$")
-
-
-@dataclass
-class MeasureResult:
-    """The rows of one ``measure`` call and what produced them.
-
-    Attributes:
-        model: the model SPEC, or ``module:Class`` for a model object.
-        masks: ``{"path", "fingerprint", "density"}`` of the masks, or None for a dense model.
-        options: the options that were applied (conventions resolved per family).
-        layers: the selected layer names, in measuring order.
-        rows: one dict per (layer, metric) and per network value, as in the measure JSON schema:
-            ``scope``, ``layer``, ``metric``, ``value``, ``status``; plus ``reason`` (undefined),
-            ``message`` (error), and ``n_layers``/``n_defined`` on network rows.
-        notes: remarks about how the run was done (e.g. the layer order used).
-        details: ``(metric, layer or None)`` -> the full :class:`MetricResult` (``extras`` included).
-    """
-
-    model: str
-    masks: dict[str, Any] | None
-    options: dict[str, Any]
-    layers: list[str]
-    rows: list[dict[str, Any]]
-    notes: list[str] = field(default_factory=list)
-    details: dict[tuple[str, str | None], MetricResult] = field(default_factory=dict, repr=False)
-
-    def value(self, metric: str, layer: str | None = None) -> float | None:
-        """The value of ``metric`` on ``layer`` (None: the network row)."""
-        for row in self.rows:
-            if row["metric"] == metric and row["layer"] == layer:
-                return row["value"]
-        raise KeyError(f"no row for metric {metric!r} and layer {layer!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The measure JSON document as a dictionary."""
-        return {"format": FORMAT, "model": self.model, "masks": self.masks, "options": self.options,
-                "notes": list(self.notes), "rows": [dict(r) for r in self.rows]}
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The measure JSON document (``sparsegraph.measure/1``), with a trailing newline."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
-
-    def to_jsonl(self) -> str:
-        """One row object per line."""
-        return "".join(json.dumps(row, allow_nan=False) + "\n" for row in self.rows)
-
-    def to_csv(self) -> str:
-        """CSV with the columns ``scope,layer,metric,value,status`` (empty cells for null)."""
-        import csv
-        import io
-
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({c: "" if row.get(c) is None else row[c] for c in CSV_COLUMNS})
-        return buf.getvalue()
-
-    def to_frame(self):
-        """The rows as a ``pandas.DataFrame`` (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:
-            raise ImportError("MeasureResult.to_frame() needs pandas: pip install pandas") from exc
-        return pd.DataFrame.from_records(self.rows, columns=[*CSV_COLUMNS, "reason", "message", "n_layers",
-                                                            "n_defined"])
-
-    def to_grid(self) -> tuple[list[str], list[dict[str, Any]]]:
-        """A layer x metric grid for people: ``(columns, rows)``.
-
-        One row per layer and a last ``(network)`` row; a cell holds the value, ``undef`` or ``ERROR``,
-        and None where the metric has no row for that layer.
-        """
-        metrics = list(dict.fromkeys(r["metric"] for r in self.rows))
-        names = list(self.layers)
-        names += [r["layer"] for r in self.rows if r["layer"] is not None and r["layer"] not in names]
-        cells: dict[str | None, dict[str, Any]] = {name: {"layer": name} for name in [*names, None]}
-        for row in self.rows:
-            shown = row["value"] if row["status"] == "ok" else ("undef" if row["status"] == "undefined" else "ERROR")
-            cells[row["layer"]][row["metric"]] = shown
-        cells[None]["layer"] = "(network)"
-        grid = [cells[name] for name in names]
-        if any(r["layer"] is None for r in self.rows):
-            grid.append(cells[None])
-        return ["layer", *metrics], grid
 
 
 def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os.PathLike | None,
@@ -143,8 +57,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             ``mean``, ``none`` for every layer-scope metric.
         topo_encoding: graph-scope metrics run on the ``mge`` graph (one network row), or layer-wise on
             ``rolled``, ``rolled-channel`` or ``unrolled`` layer graphs (layer rows, no network row).
-        device: where metrics that take a ``device`` option compute (None: each metric's default); the
-            others ignore it.
+        device: where metrics that take a ``device`` option compute: None (each metric's default), ``auto``
+            (CUDA when available, else the default), ``cpu`` or ``cuda[:N]``; the others ignore it.
         model_spec: the SPEC to record when ``model`` is an object.
         masks_path: the file ``masks`` came from, to record when ``masks`` is a mapping.
         **options: metric options, each passed to the selected metrics that declare it
@@ -164,6 +78,7 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
         raise UsageError(f"topo_encoding {topo_encoding!r} is not valid; expected one of: "
                          + ", ".join(_TOPO_ENCODINGS))
     infos = resolve(metrics)
+    device = metric_device(device)
     family_convention_kwargs = {_CONVENTION_KWARG.match(k).group(1): options.pop(k)
                                 for k in list(options) if _CONVENTION_KWARG.match(k)}
     conventions = route_conventions(infos, convention, family_convention_kwargs)
@@ -295,7 +210,7 @@ def _resolve_model(model: nn.Module | str, model_spec: str | None) -> tuple[nn.M
 
         return load_model(model), model
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module or a model SPEC string, got {type(model).__name__}")
+        raise WrongTypeError(f"model must be an nn.Module or a model SPEC string, got {type(model).__name__}")
     cls = type(model)
     return model, model_spec or f"{cls.__module__}:{cls.__qualname__}"
 
@@ -312,7 +227,7 @@ def _resolve_masks(masks: Any, model: nn.Module, path: str | os.PathLike | None
         warnings.warn("no masks given: measuring the dense model", stacklevel=3)
         return None, None
     if not isinstance(masks, Mapping):
-        raise TypeError(f"masks must be a mapping parameter name -> mask (e.g. a MaskSet), a path or None, "
+        raise WrongTypeError(f"masks must be a mapping parameter name -> mask (e.g. a MaskSet), a path or None, "
                         f"got {type(masks).__name__}")
     if not isinstance(masks, MaskSet):
         masks = MaskSet.from_dict(masks)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from sparsegraph.errors import UsageError
+
 MOTIF_SIZE = 4
 METHODS = ("auto", "exact", "estimate")
 
@@ -86,9 +88,9 @@ def count_motifs(graph: Any, src: np.ndarray, dst: np.ndarray, *, method: str = 
         A :class:`MotifCount`.
     """
     if method not in METHODS:
-        raise ValueError(f"motif_method {method!r} is not valid; expected one of: {', '.join(METHODS)}")
+        raise UsageError(f"motif_method {method!r} is not valid; expected one of: {', '.join(METHODS)}")
     if not 0 < sample_rate <= 1:
-        raise ValueError(f"motif_sample_rate must be in (0, 1], got {sample_rate!r}")
+        raise UsageError(f"motif_sample_rate must be in (0, 1], got {sample_rate!r}")
     n = graph.vcount()
     bound = work_bound(src, dst, n)
     if method == "auto" and compat:

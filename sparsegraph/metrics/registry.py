@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
-from sparsegraph.errors import MetricError, MetricRegistrationError, UnknownMetricError, UsageError
+from sparsegraph.errors import MetricError, MetricRegistrationError, RegistrationError, UnknownMetricError, UsageError, WrongTypeError
 from sparsegraph.metrics.info import AGGREGATES, ENCODINGS, SCOPES, MetricInfo, MetricResult
 from sparsegraph.registry import Registry, did_you_mean
 
@@ -80,7 +80,7 @@ def _load_plugin(obj: Any, registry: Registry) -> None:
     if inspect.ismodule(obj):
         return
     if not callable(obj):
-        raise TypeError(f"entry point object {obj!r} is neither a module nor a callable")
+        raise RegistrationError(f"entry point object {obj!r} is neither a module nor a callable")
     obj(sys.modules[__name__])
 
 
@@ -335,15 +335,15 @@ def check_target(info: MetricInfo, target: Any) -> None:
         import torch
 
         if not (isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], torch.nn.Module)):
-            raise TypeError(f"metric {info.name} needs a (model, masks) target, got {got}")
+            raise WrongTypeError(f"metric {info.name} needs a (model, masks) target, got {got}")
     elif info.scope == "layer":
         if not isinstance(target, BipartiteGraph):
-            raise TypeError(f"metric {info.name} needs a BipartiteGraph target, got {got}")
+            raise WrongTypeError(f"metric {info.name} needs a BipartiteGraph target, got {got}")
         encoding = target.attrs.get("encoding", "rolled")
         if info.encoding == "rolled" and encoding not in ("rolled", "rolled-channel"):
-            raise TypeError(f"metric {info.name} needs a rolled or rolled-channel graph, got encoding {encoding!r}")
+            raise WrongTypeError(f"metric {info.name} needs a rolled or rolled-channel graph, got encoding {encoding!r}")
     elif not isinstance(target, Graph):
-        raise TypeError(f"metric {info.name} needs a MultipartiteGraph or BipartiteGraph target, got {got}")
+        raise WrongTypeError(f"metric {info.name} needs a MultipartiteGraph or BipartiteGraph target, got {got}")
 
 
 def compute_detailed(name: str, target: Any, **options: Any) -> MetricResult:

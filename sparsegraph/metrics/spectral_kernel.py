@@ -41,7 +41,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sparsegraph.errors import MetricError
+from sparsegraph.errors import MetricError, UsageError
 from sparsegraph.metrics.cache import MetricCache, current_cache
 from sparsegraph.metrics.spectral_solvers import HostBackend, TorchBackend
 
@@ -270,7 +270,7 @@ def threshold(num_edges: int, num_left: int, num_right: int, convention: str) ->
 def check_convention(convention: str) -> str:
     """Validate ``convention`` (ValueError naming the accepted values)."""
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention {convention!r} is not valid; expected one of: {', '.join(CONVENTIONS)}")
+        raise UsageError(f"convention {convention!r} is not valid; expected one of: {', '.join(CONVENTIONS)}")
     return convention
 
 
@@ -528,7 +528,7 @@ def _cache_key(cache: MetricCache, graph, convention: str, solver: str, backend:
 def _check_options(convention: str, solver: str) -> None:
     check_convention(convention)
     if solver not in SOLVERS:
-        raise ValueError(f"solver {solver!r} is not valid; expected one of: {', '.join(SOLVERS)}")
+        raise UsageError(f"solver {solver!r} is not valid; expected one of: {', '.join(SOLVERS)}")
 
 
 def _compute(graphs: Sequence, convention: str, solver: str, backend: Backend, *, skip_errors: bool

@@ -63,7 +63,7 @@ def allocate(targets: np.ndarray, sizes: np.ndarray, total: int, min_per_layer: 
     floors = np.floor(t).astype(np.int64)
     extra = int(total - floors.sum())
     if extra < 0 or extra > len(t):
-        raise ValueError(f"budgets sum to {t.sum()}, which cannot be rounded to {total}")
+        raise UsageError(f"budgets sum to {t.sum()}, which cannot be rounded to {total}")
     # stable sort on the negated fraction keeps the earlier layer first among equal fractions
     order = np.argsort(-(t - floors), kind="stable")
     k = floors.copy()

@@ -77,7 +77,7 @@ def _load_plugin(obj: Any, registry: Registry) -> None:
     elif callable(obj) and not inspect.ismodule(obj):
         obj(registry)
     elif not inspect.ismodule(obj):
-        raise TypeError(f"entry point object {obj!r} is neither a GeneratorInfo, a module nor a callable")
+        raise GeneratorRegistrationError(f"entry point object {obj!r} is neither a GeneratorInfo, a module nor a callable")
 
 
 #: Every pruning method (name -> GeneratorInfo): the built-in modules register on import, plugins after.

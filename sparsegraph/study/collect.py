@@ -300,15 +300,15 @@ def _from_csv(path: Path) -> tuple[list[StudyRecord], list[dict[str, str]]]:
 def _csv_record(path: Path, run_id: str, row: dict[str, Any]) -> StudyRecord:
     accuracy, problem = _finite_accuracy(row.get("accuracy"))
     if accuracy is None:
-        raise ValueError(problem)
+        raise StudyInputError(problem)
     mask = Path(row["mask_path"]) if row.get("mask_path") else None
     if mask is None:
-        raise ValueError("empty mask_path")
+        raise StudyInputError("empty mask_path")
     mask = mask if mask.is_absolute() else path.parent / mask
     if not mask.is_file():
-        raise ValueError(f"mask file {mask} not found")
+        raise StudyInputError(f"mask file {mask} not found")
     if not row.get("model"):
-        raise ValueError("empty model")
+        raise StudyInputError("empty model")
 
     def number(key: str, kind: type) -> Any:
         text = row.get(key)
@@ -317,11 +317,11 @@ def _csv_record(path: Path, run_id: str, row: dict[str, Any]) -> StudyRecord:
         try:
             return kind(text)
         except ValueError:
-            raise ValueError(f"{key} {text!r} is not a {kind.__name__}") from None
+            raise StudyInputError(f"{key} {text!r} is not a {kind.__name__}") from None
 
     sparsity = number("sparsity", float)
     if sparsity is not None and not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity {sparsity} is not in [0, 1)")
+        raise StudyInputError(f"sparsity {sparsity} is not in [0, 1)")
     method = row.get("method") or "unknown"
     sparsity = round_sparsity(sparsity)
     return StudyRecord(run_id=run_id, model=row["model"], masks_path=str(mask), accuracy=accuracy,

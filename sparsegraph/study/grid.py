@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sparsegraph.errors import BadInputError, UsageError
+from sparsegraph.pruning.registry import get_generator
 from sparsegraph.study.collect import DENSE_METHOD, MANIFEST
 from sparsegraph.study.executors import check_executor, execute
 from sparsegraph.utils.atomic import atomic_write_text
@@ -84,6 +85,8 @@ class GridSpec:
             raise UsageError(f"sparsities must be in (0, 1), got {', '.join(f'{s:g}' for s in bad)}")
         if DENSE_METHOD in self.methods:
             raise UsageError("'dense' is not a pruning method; use dense=True (--dense) for the dense reference")
+        for method in self.methods:
+            get_generator(method)  # an unknown method is refused before any run starts
         allowed = {f.name for f in dataclasses.fields(PruneRunConfig)} - {*_PER_RUN, "model", "dataset"}
         unknown = sorted(set(self.settings) - allowed)
         if unknown:

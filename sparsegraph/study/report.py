@@ -21,8 +21,6 @@ analysed metrics defined for at least 90 % of the runs, with permutation importa
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -37,6 +35,7 @@ from sparsegraph.study.ranking import rank_methods
 from sparsegraph.study.regression import ridge_cv
 from sparsegraph.study.stats import METHODS, correlate
 from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.tabular import render_csv
 
 FORMAT = "sparsegraph.study/1"
 TARGETS = ("accuracy", "accuracy_drop")
@@ -282,21 +281,11 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True
     written.append(path)
     for name, (columns, rows) in tables.items():
         written.append(out / name)
-        atomic_write_text(out / name, to_csv(columns, rows))
+        atomic_write_text(out / name, render_csv(rows, columns))
     atomic_write_text(out / "report.md", markdown_report(analysis))
     written.append(out / "report.md")
     written.extend(out / p for p in analysis.plots)
     return written
-
-
-def to_csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
-    """CSV text with ``columns``; None becomes an empty cell."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: "" if row.get(c) is None else row[c] for c in columns})
-    return buf.getvalue()
 
 
 def records_table(analysis: Analysis) -> tuple[list[str], list[dict[str, Any]]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sparsegraph.errors import UnknownNameError
+
 # Node kinds of the collapsed DAG (graphs.md §1).
 NODE_KINDS = (
     "input", "layer", "add", "cat", "pool", "adaptive_pool", "global_pool",
@@ -116,7 +118,7 @@ class Topology:
         for info in self.layers:
             if info.name == name:
                 return info
-        raise KeyError(f"no traced prunable layer named {name!r}; layers: {[i.name for i in self.layers]}")
+        raise UnknownNameError(f"no traced prunable layer named {name!r}; layers: {[i.name for i in self.layers]}")
 
     def node(self, node_id: int) -> DagNode:
         """The DAG node with id ``node_id``."""

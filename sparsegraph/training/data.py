@@ -6,6 +6,7 @@ import os
 
 import torch
 
+from sparsegraph.errors import UsageError
 from sparsegraph.data import dataset_info, load_dataset, load_tensors
 from sparsegraph.training.batches import TensorSplit
 from sparsegraph.training.trainer import TrainData
@@ -31,7 +32,7 @@ def load_train_data(name: str, root: str | os.PathLike | None = None, *, val_spl
     """
     info = dataset_info(name)
     if data_path not in ("auto", "tensors", "loader"):
-        raise ValueError(f"data_path must be auto, tensors or loader, got {data_path!r}")
+        raise UsageError(f"data_path must be auto, tensors or loader, got {data_path!r}")
     train_ds = load_dataset(name, "train", root, download, val_split=val_split, seed=derive_seed(seed, "data"))
     c, h, w = info.input_shape
     resident = data_path == "tensors" or (data_path == "auto" and len(train_ds) * c * h * w < RESIDENT_LIMIT_BYTES)

@@ -1,4 +1,5 @@
-"""Device resolution for ``--device auto|cpu|cuda[:N]``."""
+"""Device resolution for ``--device auto|cpu|cuda[:N]``: the one place that turns a device option into a
+``torch.device`` (training) or a metric route (measure)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ def resolve_device(device: str | torch.device | None = "auto", *, warn_cpu: bool
     elif dev.type != "cpu":
         raise UsageError(f"unsupported device {device!r}: expected auto, cpu, cuda or cuda:N")
     return dev
+
+
+def metric_device(device: str | torch.device | None) -> torch.device | None:
+    """The device metrics compute on: None keeps each metric's default (host NumPy/SciPy route).
+
+    ``auto`` is CUDA when available, else None; an explicit ``cpu`` or ``cuda[:N]`` runs the metrics'
+    torch route on that device (checked as by :func:`resolve_device`).
+    """
+    if device is None:
+        return None
+    if str(device) == "auto":
+        return torch.device("cuda") if torch.cuda.is_available() else None
+    return resolve_device(device)

@@ -7,13 +7,15 @@ import secrets
 
 import torch
 
+from sparsegraph.errors import UsageError
+
 
 def resolve_seed(seed: int | None) -> int:
     """Return ``seed``, or a fresh one from OS entropy when it is None (record it!)."""
     if seed is None:
         return secrets.randbits(63)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        raise UsageError(f"seed must be a non-negative integer or None, got {seed!r}")
     return seed
 
 

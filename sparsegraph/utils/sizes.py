@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sparsegraph.errors import UsageError
+
 _UNITS = {
     "": 1, "b": 1,
     "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -18,7 +20,7 @@ def parse_bytes(text: str | int) -> int:
         return text
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(text))
     if not m or m.group(2).lower() not in _UNITS:
-        raise ValueError(f"invalid size {text!r}: expected e.g. 8GB, 512MiB or an integer number of bytes")
+        raise UsageError(f"invalid size {text!r}: expected e.g. 8GB, 512MiB or an integer number of bytes")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 

@@ -118,3 +118,49 @@ def test_write_effective_masks(files, tmp_path):
     assert list(effective) == ["0.weight", "3.weight"]
     assert effective.num_kept == next(r["value"] for r in doc["rows"] if r["layer"] is None)
     assert all(not bool((effective[n] & ~kept[n]).any()) for n in effective)
+
+
+@pytest.fixture
+def failing_metric():
+    """``testfail.value``: fails on the conv layer with one reason, is 1.0 on the linear layer."""
+    from sparsegraph.errors import MetricError
+    from sparsegraph.metrics import register_metric
+    from sparsegraph.metrics.registry import METRICS
+
+    def value(graph):
+        if graph.name == "0":
+            raise MetricError("conv layers are not supported by testfail")
+        return 1.0
+
+    with METRICS.sandbox():
+        register_metric(value, name="testfail.value", scope="layer", encoding="rolled", aggregate="valid_mean",
+                        description="fails on conv layers")
+        yield
+
+
+def test_failures_are_reported_once_on_stderr_and_strict_exits_nonzero(files, failing_metric):
+    base = ["--model", files["model"], "--masks", files["masks"], "--metrics", "density,testfail.value"]
+    table = _run(*base)
+    assert table.exit_code == 0, table.output
+    assert [line.split() for line in table.stdout.splitlines()[2:]] == [
+        ["0", "0.333333", "ERROR"], ["3", "0.5", "1"], ["(network)", "0.469388", "ERROR"]]
+    errors = [line for line in table.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: testfail.value on 0: conv layers are not supported by testfail",
+                      "error: testfail.value on (network): 1 of 2 layers failed"]
+    csv_run = _run(*base, "--format", "csv")
+    assert csv_run.exit_code == 0 and csv_run.stderr.count("conv layers are not supported") == 1
+    strict = _run(*base, "--format", "csv", "--strict")
+    assert strict.exit_code == 1
+    assert strict.stdout == csv_run.stdout  # the output is written before the non-zero exit
+    assert strict.stderr.splitlines()[-1] == ("Error: 2 metric value(s) failed (2 distinct reason(s) above); "
+                                              "the output was written")
+    clean = _run("--model", files["model"], "--masks", files["masks"], "--metrics", "density", "--strict")
+    assert clean.exit_code == 0 and "error:" not in clean.stderr
+
+
+def test_long_layout_has_one_row_per_value(files):
+    base = ["--model", files["model"], "--masks", files["masks"], "--metrics", "density", "--layout", "long"]
+    lines = _run(*base).stdout.splitlines()
+    assert lines[0].split() == ["metric", "layer", "value"]
+    assert [line.split() for line in lines[2:]] == [["density", "0", "0.333333"], ["density", "3", "0.5"],
+                                                    ["density", "(network)", "0.469388"]]

@@ -4,7 +4,8 @@ import json
 
 from click.testing import CliRunner
 
-from sparsegraph.metrics import list_metrics, plugins
+from sparsegraph.metrics import list_metrics
+from sparsegraph.metrics.registry import METRICS
 from sparsegraph_cli.main import main
 
 
@@ -44,7 +45,7 @@ def test_pattern_and_csv():
 
 def test_failed_plugins_are_listed(monkeypatch):
     list_metrics()  # discovery done
-    monkeypatch.setattr(plugins, "_failed", ["brokendist: broken = broken_mod (ImportError: no module 'x')"])
+    monkeypatch.setattr(METRICS, "broken_plugins", lambda: ["brokendist: broken = broken_mod (ImportError: no module 'x')"])
     result = CliRunner().invoke(main, ["metrics"])
     assert result.exit_code == 0, result.output
     assert result.output.endswith("failed plugins:\n  brokendist: broken = broken_mod (ImportError: no module 'x')\n")

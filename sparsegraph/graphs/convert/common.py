@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from sparsegraph.errors import UsageError
 from sparsegraph.graphs.base import Graph
 
 WEIGHT_COLUMNS = ("weight", "signed_weight", None)
@@ -14,7 +15,7 @@ WEIGHT_COLUMNS = ("weight", "signed_weight", None)
 def weight_column(graph: Graph, weight: str | None) -> np.ndarray:
     """The float32 values of ``weight`` (``"weight"``, ``"signed_weight"`` or None = ones)."""
     if weight not in WEIGHT_COLUMNS:
-        raise ValueError(f"weight must be 'weight', 'signed_weight' or None, got {weight!r}")
+        raise UsageError(f"weight must be 'weight', 'signed_weight' or None, got {weight!r}")
     if weight is None:
         return np.ones(graph.num_edges, dtype=np.float32)
     return getattr(graph.arrays, weight).astype(np.float32, copy=False)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sparsegraph.errors import MaskError, UsageError
+
 Pair = tuple[int, int]
 
 
@@ -15,7 +17,7 @@ def as_pair(value: int | tuple[int, ...] | list[int], what: str) -> Pair:
         return int(value), int(value)
     pair = tuple(int(v) for v in value)
     if len(pair) != 2:
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
+        raise UsageError(f"{what} must be an int or a pair of ints, got {value!r}")
     return pair  # type: ignore[return-value]
 
 
@@ -60,17 +62,17 @@ class LayerSpec:
     def check(self) -> None:
         """Validate shapes and geometry (ValueError naming the layer)."""
         if self.support.ndim not in (2, 4):
-            raise ValueError(f"layer {self.name!r}: expected a 2-D linear or 4-D conv tensor, "
+            raise MaskError(f"layer {self.name!r}: expected a 2-D linear or 4-D conv tensor, "
                              f"got {self.support.ndim} dimensions")
         if self.weight is not None and self.weight.shape != self.support.shape:
-            raise ValueError(f"layer {self.name!r}: mask shape {self.support.shape} and weight shape "
+            raise MaskError(f"layer {self.name!r}: mask shape {self.support.shape} and weight shape "
                              f"{self.weight.shape} differ")
         if self.is_conv:
             if self.groups < 1 or self.out_channels % self.groups:
-                raise ValueError(f"layer {self.name!r}: groups={self.groups} does not divide "
+                raise UsageError(f"layer {self.name!r}: groups={self.groups} does not divide "
                                  f"out_channels={self.out_channels}")
             if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.padding) < 0:
-                raise ValueError(f"layer {self.name!r}: stride and dilation must be >= 1 and padding >= 0")
+                raise UsageError(f"layer {self.name!r}: stride and dilation must be >= 1 and padding >= 0")
 
 
 def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:

@@ -39,7 +39,7 @@ def _geometry(spec: LayerSpec) -> tuple[tuple[int, int], tuple[int, int], tuple[
     Ho = output_size(H, kh, spec.stride[0], spec.padding[0], spec.dilation[0])
     Wo = output_size(W, kw, spec.stride[1], spec.padding[1], spec.dilation[1])
     if Ho < 1 or Wo < 1:
-        raise ValueError(f"layer {spec.name!r}: input {H}x{W} is smaller than the kernel's reach")
+        raise UsageError(f"layer {spec.name!r}: input {H}x{W} is smaller than the kernel's reach")
     return (H, W), (Ho, Wo), (kh, kw)
 
 

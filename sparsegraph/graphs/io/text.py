@@ -9,6 +9,8 @@ from typing import IO
 
 import numpy as np
 
+from sparsegraph.errors import GraphFileError
+
 CHUNK_LINES = 2**18
 
 
@@ -40,5 +42,5 @@ def split_fields(text: str, num_columns: int, what: str) -> np.ndarray:
     """Tab- or space-separated lines as an ``(rows, num_columns)`` string array."""
     fields = text.split()
     if len(fields) % num_columns:
-        raise ValueError(f"{what}: expected {num_columns} fields per line")
+        raise GraphFileError(f"{what}: expected {num_columns} fields per line")
     return np.array(fields, dtype=str).reshape(-1, num_columns)

@@ -20,6 +20,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from sparsegraph.errors import InternalError
+
 
 @dataclass(frozen=True)
 class MemberMap:
@@ -77,7 +79,7 @@ class MemberMap:
     def apply(self, op: sp.csr_array) -> "MemberMap":
         """The map of ``op @ self``: each output element gets the union of its input elements' sets."""
         if op.shape[1] != self.num_elements:
-            raise ValueError(f"operation expects {op.shape[1]} elements, the tensor has {self.num_elements}")
+            raise InternalError(f"operation expects {op.shape[1]} elements, the tensor has {self.num_elements}")
         mine = sp.csr_array((np.ones(self.indices.size, dtype=np.float32), self.indices, self.indptr),
                             shape=(self.num_elements, int(self.indices.max(initial=-1)) + 1))
         out = sp.csr_array(op @ mine)
@@ -145,4 +147,4 @@ def index_source(in_shape: tuple[int, ...], kind: str, params: dict) -> np.ndarr
     if kind == "pad":
         padded = F.pad(torch.from_numpy(grid + 1), tuple(params["pad"]), value=0)
         return padded.numpy().ravel() - 1
-    raise ValueError(f"not an index operation: {kind!r}")
+    raise InternalError(f"not an index operation: {kind!r}")

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sparsegraph.errors import UsageError
+from sparsegraph.errors import InternalError, UsageError
 from sparsegraph.pruning.samplers.scoring import CandidateScore, ScoreSpec, score_masks
 
 EXECUTORS = ("serial", "process", "ray")
@@ -72,7 +72,7 @@ def score_task(masks: PackedMasks | Mapping[str, torch.Tensor], context: WorkerC
     """Score one candidate with the worker's (or the given) context."""
     ctx = context if context is not None else _CONTEXT
     if ctx is None:
-        raise RuntimeError("score_task called in a worker without a context")
+        raise InternalError("score_task called in a worker without a context")
     unpacked = masks.unpack() if isinstance(masks, PackedMasks) else masks
     return score_masks(ctx.model, unpacked, ctx.spec)
 
