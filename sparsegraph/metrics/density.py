@@ -24,6 +24,16 @@ def density(graph: BipartiteGraph) -> MetricResult:
     Returns:
         The value, with ``extras`` ``numerator = nnz`` and ``denominator = numel`` for the ``ratio``
         aggregate; undefined for an empty tensor (``numel = 0``).
+
+    Example:
+        A conv layer's density counts kernel entries: keeping only the centre tap of every 3×3 kernel
+        keeps one weight in nine.
+
+        >>> import torch, sparsegraph as sg
+        >>> mask = torch.zeros(4, 2, 3, 3, dtype=torch.bool)
+        >>> mask[:, :, 1, 1] = True
+        >>> round(density(sg.bipartite(mask)).value, 4)
+        0.1111
     """
     if "tensor_nnz" not in graph.attrs or "tensor_numel" not in graph.attrs:
         raise MetricError(f"density: graph {graph.name!r} has no tensor_nnz/tensor_numel attributes")

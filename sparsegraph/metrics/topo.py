@@ -17,6 +17,16 @@ Options shared by every topo metric:
   sources, removable edges, motif sampling). The default is the graph's own ``attrs["compat"]``; the option
   applies to multipartite targets only (bipartite targets always use the clean formulas).
 
+Example:
+    A layer whose kept weights all leave input 0 strands the other two inputs: they are disconnected
+    nodes, each a component of its own.
+
+    >>> import torch, sparsegraph as sg
+    >>> from sparsegraph.metrics import compute
+    >>> layer = sg.bipartite(torch.tensor([[1, 0, 0], [1, 0, 0]], dtype=torch.bool))  # 2 outputs x 3 inputs
+    >>> compute("topo.disconnected_nodes", layer), compute("topo.components", layer)
+    (2.0, 3.0)
+
 ``topo.motifs`` also takes ``motif_method="auto"``, ``motif_sample_rate=0.001``, ``motif_seed=0`` and
 ``motif_exact_budget=10_000_000`` (see :mod:`sparsegraph.metrics.motifs`).
 

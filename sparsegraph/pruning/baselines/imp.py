@@ -10,6 +10,18 @@ the caller's sparse training (the ``prune`` command's) is round R, so the result
 trained network after (R + 1) trainings. Files under ``RUN_DIR/rounds/``: ``rewind.safetensors`` (θ_k),
 ``mask_r<r:02d>.safetensors``, and per round ``r<r:02d>/`` (checkpoints, ``trained.safetensors``); a resumed
 run skips finished rounds and continues an interrupted one after its last epoch.
+
+Example:
+    The rewind point is capped at half the schedule: one epoch of 4 iterations on digits rewinds to k = 2,
+    and the caller's sparse training resumes there.
+
+    >>> import sparsegraph as sg
+    >>> from sparsegraph.training import load_train_data
+    >>> net = sg.create_model("lenet5", num_classes=10, input_shape=(1, 8, 8), seed=0)
+    >>> result = sg.pruning.run(net, "imp", density=0.64, data=load_train_data("digits"), seed=0,
+    ...                         recipe="small", train_options={"epochs": 1, "batch_size": 256})
+    >>> result.start_iteration, result.masks.density
+    (2, 0.64)
 """
 
 from __future__ import annotations

@@ -9,6 +9,19 @@ The original removes the largest −θ ⊙ Hg: the same kept set.
 
 The scoring copy is not re-initialised; ``grasp_reinit=True`` reproduces the original code, which
 re-draws every Linear weight of its copy (Xavier normal) before scoring, here from the run's generator.
+
+Example:
+    GraSP needs labelled batches; with them it keeps exactly K weights.
+
+    >>> import torch, sparsegraph as sg
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    >>> sg.prune(net, "grasp", density=0.25, seed=0)
+    Traceback (most recent call last):
+    ...
+    sparsegraph.errors.UsageError: this generator needs labelled scoring data (data=...)
+    >>> sg.prune(net, "grasp", density=0.25, data=(torch.randn(16, 4), torch.randint(0, 3, (16,))), seed=0).num_kept
+    14
 """
 
 from __future__ import annotations

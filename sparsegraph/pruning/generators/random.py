@@ -3,6 +3,16 @@
 The methods differ only in scope and budgets: ``random`` keeps k_l ≈ K·N_l/N uniform positions per
 layer, ``random-global`` takes the global top-K of the keys (what Synaptic-Flow's ``Rand`` and the seed
 paper's code ran), ``er`` / ``erk`` draw positions uniformly within ER / ERK budgets with dense capping.
+
+Example:
+    ``random`` gives every layer the same density; ``erk`` gives the small classifier more.
+
+    >>> import torch, sparsegraph as sg
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    >>> sg.prune(net, "random", density=0.25, seed=0).layer_densities()
+    {'0.weight': 0.25, '2.weight': 0.25}
+    >>> {k: round(v, 3) for k, v in sg.prune(net, "erk", density=0.25, seed=0).layer_densities().items()}
+    {'0.weight': 0.219, '2.weight': 0.292}
 """
 
 from __future__ import annotations

@@ -4,6 +4,18 @@ L_b is the mean cross-entropy of batch b with the current mask applied in the fo
 summed over batches *before* the absolute value (Σ_b|·| is another criterion). For a dense net the score
 equals |∂L/∂c| at c = 1 for a multiplicative mask variable c. ``iter-snip`` repeats it for R rounds on
 the same batches with the exponential schedule; pruned entries are −∞ at selection, so none revives.
+
+Example:
+    An input feature that is always zero gives its weights zero gradient, so SNIP prunes them all.
+
+    >>> import torch, sparsegraph as sg
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    >>> x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    >>> x[:, 3] = 0
+    >>> masks = sg.prune(net, "snip", density=0.25, data=(x, y), seed=0)
+    >>> bool(masks["0.weight"][:, 3].any())
+    False
 """
 
 from __future__ import annotations

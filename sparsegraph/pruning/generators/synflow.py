@@ -9,6 +9,20 @@ float64 is mandatory: R_flow grows geometrically with depth (≈ 1.4e27 on CIFAR
 ResNet-34 at Kaiming fan-out init) and overflows float32 on ResNet-34 (``dtype="float32"`` exists only to
 show that). Known behaviour: at d = 0.01 the three 1×1 shortcut convs of CIFAR ResNet-18/34 keep no
 weight (identity paths still carry the signal).
+
+Example:
+    Shrink the classifier's initial weights a hundredfold: magnitude pruning removes the whole layer
+    (layer collapse); SynFlow keeps weights in every layer.
+
+    >>> import torch, sparsegraph as sg
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    >>> with torch.no_grad():
+    ...     _ = net[2].weight.mul_(0.01)
+    >>> sg.prune(net, "magnitude", density=0.1, seed=0).layer_densities()["2.weight"]
+    0.0
+    >>> sg.prune(net, "synflow", density=0.1, input_shape=(4,), rounds=10, seed=0).layer_densities()["2.weight"] > 0
+    True
 """
 
 from __future__ import annotations

@@ -5,6 +5,19 @@ the initial best; sample j ≥ 1 is the base run with the seed derive(seed, "pag
 for data-driven bases, fresh positions for random ones). Each sample is scored through the metric
 registry (:mod:`.scoring`) and compare-merged into the best (:mod:`.merge`), in sample order, whatever
 the executor. Every ``interval`` samples the best is snapshotted and the state saved for ``resume``.
+
+Example:
+    Merged layer by layer, the PAGS mask scores higher (``spectral.full_spectrum``) than every sample.
+
+    >>> import torch, sparsegraph as sg
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16),
+    ...                           torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    >>> data = (torch.randn(32, 16), torch.randint(0, 3, (32,)))
+    >>> result = sg.pruning.run(net, "pags", density=0.3, data=data, seed=0, base="random", population=4)
+    >>> samples = [e["candidate"] for e in result.events if e["event"] == "pags_sample"]
+    >>> len(samples), result.events[-1]["score"] > max(samples)
+    (5, True)
 """
 
 from __future__ import annotations

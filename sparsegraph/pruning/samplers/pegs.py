@@ -6,6 +6,20 @@ momentum 0.9, weight decay 5e-4, batch 128, standard augmentation, train mode, s
 as ``RUN_DIR/warmup.safetensors`` and reused on resume. PAGS then runs on θ_t with every §3 option and
 the same seed, and ``PruneResult.weights`` = θ_t is where sparse training starts. With t = 0 no copy is
 trained and no forward pass runs, so PEGS equals PAGS bitwise.
+
+Example:
+    Training starts from the warmed weights θ_t; the caller's model keeps θ_0.
+
+    >>> import torch, sparsegraph as sg
+    >>> from torch.utils.data import TensorDataset
+    >>> _ = torch.manual_seed(0)
+    >>> net = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    >>> theta0 = net[0].weight.detach().clone()
+    >>> data = TensorDataset(torch.randn(64, 16), torch.randint(0, 3, (64,)))
+    >>> result = sg.pruning.run(net, "pegs", density=0.3, data=data, seed=0, base="random", population=2,
+    ...                         warmup_iters=3)
+    >>> torch.equal(net[0].weight, theta0), torch.equal(result.weights["0.weight"], theta0)
+    (True, False)
 """
 
 from __future__ import annotations
