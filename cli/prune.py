@@ -96,14 +96,10 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
     Writes RUN_DIR/config.json, masks.safetensors, metrics.json, log.jsonl, summary.json and
     checkpoints/. The summary goes to stdout.
     """
-    from sparsegraph.errors import UsageError
+    from sparsegraph.pruning.counts import resolve_density
     from sparsegraph.runs import PruneRunConfig, run_prune
 
-    if (sparsity is None) == (density is None):
-        raise UsageError("give exactly one of --sparsity and --density")
-    d = 1.0 - sparsity if sparsity is not None else density
-    if not 0 < d <= 1:
-        raise UsageError(f"sparsity must be in [0, 1) and density in (0, 1]; got density {d:g}")
+    d = resolve_density(density, sparsity)
     method_options = {k: v for k, v in {
         "scope": scope, "allocation": allocation, "rounds": rounds, "score_batches": score_batches,
         "score_batch_size": score_batch_size, "bn_mode": bn_mode, "exclude": list(exclude) or None,
@@ -112,7 +108,7 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "direction": score_direction, "rule": rule,
         "merge": merge, "rebalance": rebalance or None, "perturb": perturb,
         "first_mask_data": first_mask_data, "workers": workers,
-        "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
+        "executor": executor, "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
         "eb_max_epochs": eb_max_epochs, "eb_retrain": eb_retrain,
     }.items() if v is not None}

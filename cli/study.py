@@ -73,7 +73,6 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
     spec = GridSpec(model=model_spec, dataset=dataset, methods=parse_list(methods, str, "--methods"),
                     sparsities=parse_list(sparsities, float, "--sparsities"), seeds=parse_list(seeds, int, "--seeds"),
                     dense=dense, settings=settings)
-    executor = executor or ("process" if workers and workers > 1 else "serial")
     total = len(spec.runs())
     finished = [0]
 
@@ -134,7 +133,7 @@ def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_co
     path = Path(source)
     out = Path(out_dir) if out_dir else (path / "analysis" if path.is_dir() else path.with_name(f"{path.stem}_analysis"))
     collection = collect(path, parse_list(metrics, str, "--metrics") if metrics else None, accuracy_key=accuracy_key,
-                         compute_missing=not no_compute, device=None if device == "auto" else device)
+                         compute_missing=not no_compute, device=device)
     for skipped in collection.skipped:
         click.echo(f"skipped {skipped['run']}: {skipped['reason']}", err=True)
     analysis = analyze(collection, target=target, dense_accuracy=dense_accuracy, n_boot=n_boot, ci=ci, folds=folds,

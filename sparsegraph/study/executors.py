@@ -11,37 +11,33 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
 
-from sparsegraph.errors import UsageError
+from sparsegraph.utils.parallel import EXECUTORS, require_ray, resolve_executor
 
-EXECUTORS = ("serial", "process", "ray")
+__all__ = ["EXECUTORS", "check_executor", "execute"]
 
 
-def check_executor(executor: str, workers: int | None) -> None:
-    """Fail before any work on an unknown executor, a bad worker count, or Ray missing."""
-    if executor not in EXECUTORS:
-        raise UsageError(f"executor {executor!r} is not valid; expected one of: {', '.join(EXECUTORS)}")
-    if workers is not None and workers < 1:
-        raise UsageError(f"workers must be at least 1, got {workers}")
+def check_executor(executor: str | None, workers: int | None) -> str:
+    """The executor to use (see :func:`~sparsegraph.utils.parallel.resolve_executor`); fails before any work
+    on an unknown executor, a bad worker count, or Ray missing."""
+    executor = resolve_executor(executor, workers)
     if executor == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise UsageError("executor 'ray' needs Ray: pip install 'sparsegraph[ray]' (or pip install ray)") from None
+        require_ray()
+    return executor
 
 
-def execute(func: Callable[..., Any], tasks: Sequence[tuple], *, executor: str = "serial", workers: int | None = None,
+def execute(func: Callable[..., Any], tasks: Sequence[tuple], *, executor: str | None = None, workers: int | None = None,
             address: str | None = None) -> Iterator[Any]:
     """``func(*task)`` for every task; yields the results in completion order.
 
     Args:
         func: a top-level (picklable) function.
         tasks: argument tuples.
-        executor: ``serial``, ``process`` or ``ray``.
+        executor: ``serial``, ``process`` or ``ray`` (None: ``process`` for more than one worker).
         workers: processes for ``process`` (None: 1); at most this many Ray tasks in flight for ``ray``
             (None: all, Ray schedules them by free CPUs).
         address: Ray cluster address (None: ``RAY_ADDRESS`` or a local Ray).
     """
-    check_executor(executor, workers)
+    executor = check_executor(executor, workers)
     if executor == "serial" or not tasks:
         for task in tasks:
             yield func(*task)

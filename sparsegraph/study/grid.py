@@ -185,7 +185,7 @@ def _run_one(run_id: str, config: Any, run_dir: str, threads: int | None) -> tup
     return run_id, "resumed" if resume else "done", None
 
 
-def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "serial", workers: int | None = None,
+def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str | None = None, workers: int | None = None,
              ray_address: str | None = None,
              on_result: Callable[[str, str, str | None], None] | None = None) -> GridResult:
     """Run every unfinished run of ``spec`` into ``study_dir`` (see the module docstring).
@@ -193,7 +193,8 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "s
     Args:
         spec: the grid.
         study_dir: the study directory (created).
-        executor: ``serial``, ``process`` (spawn pool of ``workers``) or ``ray``.
+        executor: ``serial``, ``process`` (spawn pool of ``workers``) or ``ray``; None: ``process`` for more
+            than one worker, else ``serial``.
         workers: parallel runs (None: 1 for ``process``, as many as Ray schedules for ``ray``).
         ray_address: Ray cluster address.
         on_result: called with ``(run_id, status, message)`` as each run ends; status is ``skipped``
@@ -209,7 +210,7 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "s
     from sparsegraph.metrics.registry import resolve
     from sparsegraph.runs.prune_run import DEFAULT_METRICS
 
-    check_executor(executor, workers)
+    executor = check_executor(executor, workers)
     resolve(spec.settings.get("metrics", DEFAULT_METRICS))  # an unknown metric fails once, before any run
     study = Path(study_dir)
     study.mkdir(parents=True, exist_ok=True)

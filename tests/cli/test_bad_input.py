@@ -40,7 +40,7 @@ CASES = [
     (["prune", "--model", "mlp", "--dataset", "digits", "--method", "random", "--density", "1.5", "-o",
       "{tmp}/run"], 2, "density"),
     (["prune", "--model", "mlp", "--dataset", "digits", "--method", "random", "-o", "{tmp}/run"], 2,
-     "--sparsity"),
+     "exactly one of density and sparsity"),
     (["study", "run", "--model", "mlp", "--dataset", "digits", "--methods", "snp", "--sparsities", "0.5",
       "-o", "{tmp}/study"], 2, "did you mean 'snip'"),
     (["study", "analyze", "{tmp}/empty"], 3, "empty"),

@@ -14,17 +14,7 @@ from typing import Any
 
 import torch
 
-from sparsegraph.errors import UsageError
-
-
-def require_ray():
-    """Import ray, or fail with a message naming the extra."""
-    try:
-        import ray
-    except ImportError:
-        raise UsageError("executor='ray' needs Ray: install the extra with pip install 'sparsegraph[ray]'") \
-            from None
-    return ray
+from sparsegraph.utils.parallel import require_ray
 
 
 class RayExecutor:

@@ -20,10 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from sparsegraph.errors import InternalError, UsageError
+from sparsegraph.errors import InternalError
 from sparsegraph.pruning.samplers.scoring import CandidateScore, ScoreSpec, score_masks
+from sparsegraph.utils.parallel import EXECUTORS, require_ray, resolve_executor
 
-EXECUTORS = ("serial", "process", "ray")
+__all__ = ["EXECUTORS", "PackedMasks", "WorkerContext", "check_executor", "make_executor", "score_task"]
 
 
 @dataclass
@@ -146,10 +147,7 @@ def make_executor(kind: str, workers: int, context: WorkerContext, ray_address: 
         UsageError: an unknown kind or a worker count below 1; ``ray`` without the ``sparsegraph[ray]``
             extra (before any work).
     """
-    if kind not in EXECUTORS:
-        raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UsageError(f"workers must be a positive integer, got {workers!r}")
+    kind = resolve_executor(kind, workers)
     if kind == "ray":
         from sparsegraph.pruning.samplers.executor_ray import RayExecutor
 
@@ -161,9 +159,5 @@ def make_executor(kind: str, workers: int, context: WorkerContext, ray_address: 
 
 def check_executor(kind: str) -> None:
     """Fail before any work when ``kind`` cannot run here (``ray`` without its extra)."""
-    if kind not in EXECUTORS:
-        raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-    if kind == "ray":
-        from sparsegraph.pruning.samplers.executor_ray import require_ray
-
+    if resolve_executor(kind, None) == "ray":
         require_ray()

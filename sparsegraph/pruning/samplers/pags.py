@@ -36,6 +36,7 @@ from sparsegraph.errors import UsageError
 from sparsegraph.pruning.registry import get_generator
 from sparsegraph.pruning.samplers.executors import (check_executor, make_executor, score_task, single_threaded,
                                                     worker_context)
+from sparsegraph.utils.parallel import resolve_executor
 from sparsegraph.pruning.samplers.merge import BestState, rebalance
 from sparsegraph.pruning.samplers.scoring import DEFAULT_SCORE, ScoreSpec, resolve_score_spec
 from sparsegraph.pruning.samplers.snapshots import (config_hash, load_state, save_state, trim_log,
@@ -46,7 +47,7 @@ from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
 PAGS_OPTIONS: dict[str, Any] = {
     "base": None, "population": 1000, "interval": 20, "score": DEFAULT_SCORE, "direction": None, "rule": None,
     "merge": "layer", "rebalance": False, "perturb": None, "first_mask_data": "samples", "convention": None,
-    "score_options": None, "workers": 1, "executor": "serial", "ray_address": None, "run_dir": None,
+    "score_options": None, "workers": 1, "executor": None, "ray_address": None, "run_dir": None,
     "resume": False, "log": None, "progress": False,
 }
 # bases that draw the same mask for every seed: sampling them needs perturb=σ
@@ -155,7 +156,7 @@ def run_pags(model: nn.Module, density: float, data: Any = None, seed: int | Non
             the registry's ``higher_is_better``), ``rule`` (imdb | delta_r | single),
             ``merge`` (layer | whole), ``rebalance`` (False), ``perturb`` σ (magnitude/synflow bases),
             ``convention``, ``score_options`` (metric options), ``workers`` (1), ``executor``
-            (serial | process | ray), ``ray_address``, ``run_dir`` (snapshots and state), ``resume``,
+            (serial | process | ray; default process for more than one worker), ``ray_address``, ``run_dir`` (snapshots and state), ``resume``,
             ``log`` (a RunLog), ``progress``; every other option goes to the base generator.
 
     Returns:
@@ -173,6 +174,7 @@ class PagsRun:
                  log_factory):
         own, base_options = split_options(opts)
         self.base = check_base(own["base"], own["perturb"])
+        own["executor"] = resolve_executor(own["executor"], own["workers"])
         check_executor(own["executor"])
         _check_counts(own["population"], own["interval"])
         self.own, self.base_options = own, base_options
