@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from sparsegraph_cli.options import (device_option, format_option, no_progress_option, progress_enabled, seed_option,
@@ -119,24 +117,4 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         checkpoint=checkpoint, data_root=data_root, download=download, method_options=method_options,
         device=device, metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot, **training)
     summary = run_prune(config, run_dir, resume=resume, progress=progress_enabled(no_progress))
-    if fmt == "json":
-        emit(render_json(summary), None)
-        return
-    lines = [
-        f"run directory     {run_dir}",
-        f"method            {summary['method']} (seed {summary['seed']})",
-        f"density           {summary['masked_density']:.6g} of maskable weights "
-        f"({summary['overall_density']:.6g} of all conv/linear weights)",
-        f"mask fingerprint  {summary['mask_fingerprint']}",
-    ]
-    if "pags_score" in summary:
-        lines.append(f"PAGS score        {summary['pags_score']:.6g} (base {summary['pags_base_score']:.6g})")
-        if "pags_rebalanced_score" in summary:
-            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K weights)")
-    if "test_at_best_val" in summary:
-        label = "test accuracy     "
-        if summary["test_at_best_val"] is not None:
-            lines.append(f"{label}{summary['test_at_best_val']:.4f} (at best val epoch {summary['best_epoch']})")
-        lines.append(f"final test acc    {summary['test_final']:.4f} after {summary['epochs']} epochs")
-    lines.append(f"time              {json.dumps(summary['timings'])}")
-    emit("\n".join(lines) + "\n", None)
+    emit(render_json(summary.to_dict()) if fmt == "json" else summary.describe(run_dir), None)

@@ -23,6 +23,7 @@ from sparsegraph.pruning.counts import resolve_density, schedule
 from sparsegraph.pruning.data import is_pair, scoring_batches
 from sparsegraph.pruning.generators.context import ScoringContext
 from sparsegraph.pruning.maskable import Maskable, resolve_maskable
+from sparsegraph.pruning.outcomes import SamplerOutcome
 from sparsegraph.pruning.registry import GeneratorInfo, get_generator
 from sparsegraph.pruning.scoring_context import scoring_model
 from sparsegraph.pruning.selection import check_finite, prune_scores, select
@@ -55,6 +56,7 @@ class PruneResult:
             e.g. PAGS rebalancing); None for results that were not produced by one selection.
         start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
             iteration k; 0 otherwise).
+        sampler: what a PAGS/PEGS search found (None for other methods).
     """
 
     masks: Any
@@ -65,6 +67,7 @@ class PruneResult:
     excluded: list[str] = field(default_factory=list)
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     start_iteration: int = 0
+    sampler: SamplerOutcome | None = None
 
 
 @dataclass

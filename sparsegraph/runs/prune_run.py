@@ -26,6 +26,8 @@ import torch
 
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
+from sparsegraph.pruning.outcomes import SamplerOutcome
+from sparsegraph.runs.summary import RunSummary, TrainingOutcome
 from sparsegraph.utils.atomic import atomic_write_text
 from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.seed import derive_seed
@@ -93,7 +95,7 @@ class PruneRunConfig:
 
 
 def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = False,
-              progress: bool = False) -> dict[str, Any]:
+              progress: bool = False) -> RunSummary:
     """Run the pipeline into ``run_dir`` and return the summary (also in ``summary.json``).
 
     Raises:
@@ -141,7 +143,6 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         start_iteration = int(masks.metadata.get("start_iteration", 0))
         if start_path.exists():
             model.load_state_dict(load_state_dict(start_path, "start weights"))
-        pags_layers = None
     else:
         t0 = time.perf_counter()
         result = prune(model.to(resolve_device(config.device)), config.method, density=config.density,
@@ -154,7 +155,6 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         if config.method not in SAMPLERS:  # samplers log their own rows as they go
             for event in result.events:
                 log.write(event.get("event", "score"), **{k: v for k, v in event.items() if k != "event"})
-        pags_layers = next((e for e in result.events if e.get("event") == "pags_layers"), None)
         masks = result.masks
         start_iteration = result.start_iteration
         if start_iteration:
@@ -165,6 +165,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             save_state_dict(start_path, model)
         masks.save(masks_path)
     masks.apply(model)
+    sampler = SamplerOutcome.from_metadata(masks.metadata)  # PAGS/PEGS: stored with the mask (resume too)
     if config.plot and config.method in SAMPLERS:
         from sparsegraph.pruning.samplers.plot import plot_pags
 
@@ -173,9 +174,8 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     t0 = time.perf_counter()
     metrics_doc = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
                           model_spec=config.model, masks_path=str(masks_path)).to_dict()
-    if pags_layers is not None:
-        metrics_doc["pags"] = {"layers": pags_layers["layers"], "drift": pags_layers["drift"],
-                               "score": pags_layers["score"]}
+    if sampler is not None:
+        metrics_doc["pags"] = {"layers": sampler.layers, "drift": sampler.drift, "score": sampler.score}
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
     timings["metrics"] = time.perf_counter() - t0
 
@@ -195,23 +195,9 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
                                             info.input_shape)
         timings["snapshot_training"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
-    summary = _summary(config, info.name, model, masks, trained, timings)
-    if snapshot_results is not None:
-        summary["snapshots"] = snapshot_results
-    if config.method in SAMPLERS:
-        from sparsegraph.pruning.samplers.plot import read_samples
-        from sparsegraph.training.runlog import read_events
-
-        rows = read_events(run_dir / "log.jsonl")
-        samples = read_samples(run_dir / "log.jsonl", rows)
-        summary.update(base=config.method_options.get("base"), pags_base_score=samples[0]["candidate"],
-                       pags_score=samples[-1]["best"], pags_samples=samples[-1]["j"])
-        if config.method_options.get("rebalance"):
-            rebalanced = [r for r in rows if r.get("event") == "pags_rebalance"]
-            if rebalanced:  # the exported mask's own score (the merged best's is pags_score)
-                summary["pags_rebalanced_score"] = rebalanced[-1]["score"]
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    log.write("summary", **summary)
+    summary = _summary(config, info.name, model, masks, trained, timings, sampler, snapshot_results)
+    summary.write(run_dir)
+    log.write("summary", **summary.to_dict())
     return summary
 
 
@@ -318,37 +304,18 @@ def _warn(log, message: str) -> None:
 
 
 def _summary(config: PruneRunConfig, dataset: str, model: torch.nn.Module, masks, trained,
-             timings: dict[str, float]) -> dict[str, Any]:
+             timings: dict[str, float], sampler: SamplerOutcome | None,
+             snapshots: dict[str, Any] | None) -> RunSummary:
     weights = {f"{name}.weight": m.weight for name, m in model.named_modules()
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
     total = sum(w.numel() for w in weights.values())
     nonzero = sum(int(torch.count_nonzero(w)) for w in weights.values())
     dense_params = sum(w.numel() for name, w in weights.items() if name not in masks)
-    summary: dict[str, Any] = {
-        "format": "sparsegraph.summary/1",
-        "model": config.model,
-        "dataset": dataset,
-        "method": config.method,
-        "target_density": config.density,
-        "masked_density": masks.density,
-        "overall_density": (masks.num_kept + dense_params) / total if total else None,
-        "nonzero_weights": nonzero,
-        "layer_densities": masks.layer_densities(),
-        "mask_fingerprint": masks.fingerprint(),
-        "seed": config.seed,
-        "timings": {k: round(v, 4) for k, v in timings.items()},
-        "sparsegraph_version": __version__,
-        "torch_version": torch.__version__,
-    }
-    if trained is not None:
-        summary.update({
-            "test_at_best_val": trained.test_at_best_val,
-            "test_final": trained.test_final,
-            "best_val": trained.best_val,
-            "best_epoch": trained.best_epoch,
-            "test_best_epoch": trained.test_best_epoch,
-            "test_best_epoch_selected_on_test": True,
-            "epochs": trained.epochs,
-            "device": trained.device,
-        })
-    return summary
+    return RunSummary(
+        model=config.model, dataset=dataset, method=config.method, target_density=config.density,
+        masked_density=masks.density,
+        overall_density=(masks.num_kept + dense_params) / total if total else None,
+        nonzero_weights=nonzero, layer_densities=masks.layer_densities(), mask_fingerprint=masks.fingerprint(),
+        seed=config.seed, timings=timings, sparsegraph_version=__version__, torch_version=torch.__version__,
+        training=None if trained is None else TrainingOutcome.from_train_result(trained),
+        sampler=sampler, snapshots=snapshots)

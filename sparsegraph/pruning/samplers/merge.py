@@ -68,6 +68,7 @@ class BestState:
         explored: parameter name -> union of every sample's mask.
         j: the last merged sample.
         changed: the best changed since the last snapshot.
+        base_network: the network score of sample 0 (the base mask).
     """
 
     masks: dict[str, torch.Tensor]
@@ -78,6 +79,7 @@ class BestState:
     explored: dict[str, torch.Tensor]
     j: int = 0
     changed: bool = True
+    base_network: float | None = None
 
     @classmethod
     def first(cls, masks: Mapping[str, torch.Tensor], score: CandidateScore,
@@ -88,7 +90,8 @@ class BestState:
                    values={n: dict(score.layers.get(n, {})) for n in names},
                    source={n: 0 for n in names},
                    source_scores={n: _flat_scores(scores, n, masks[n]) for n in names},
-                   network=score.network, explored={n: masks[n].clone() for n in names}, j=0, changed=True)
+                   network=score.network, explored={n: masks[n].clone() for n in names}, j=0, changed=True,
+                   base_network=score.network)
 
     @property
     def kept(self) -> int:
@@ -130,14 +133,14 @@ class BestState:
         """Plain tensors and numbers for ``torch.save`` (loadable with ``weights_only=True``)."""
         return {"masks": self.masks, "values": self.values, "source": self.source,
                 "source_scores": self.source_scores, "network": self.network, "explored": self.explored,
-                "j": self.j, "changed": self.changed}
+                "j": self.j, "changed": self.changed, "base_network": self.base_network}
 
     @classmethod
     def from_state(cls, state: Mapping) -> "BestState":
         return cls(masks=dict(state["masks"]), values={k: dict(v) for k, v in state["values"].items()},
                    source=dict(state["source"]), source_scores=dict(state["source_scores"]),
                    network=state["network"], explored=dict(state["explored"]), j=int(state["j"]),
-                   changed=bool(state["changed"]))
+                   changed=bool(state["changed"]), base_network=state.get("base_network"))
 
 
 def _flat_scores(scores: Mapping[str, torch.Tensor] | None, name: str, mask: torch.Tensor) -> torch.Tensor:

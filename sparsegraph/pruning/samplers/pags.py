@@ -33,14 +33,15 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import UsageError
+from sparsegraph.pruning.outcomes import METADATA_KEY, SamplerOutcome
 from sparsegraph.pruning.registry import get_generator
 from sparsegraph.pruning.samplers.executors import (check_executor, make_executor, score_task, single_threaded,
                                                     worker_context)
-from sparsegraph.utils.parallel import resolve_executor
 from sparsegraph.pruning.samplers.merge import BestState, rebalance
 from sparsegraph.pruning.samplers.scoring import DEFAULT_SCORE, ScoreSpec, resolve_score_spec
 from sparsegraph.pruning.samplers.snapshots import (config_hash, load_state, save_state, trim_log,
                                                     weights_digest, write_snapshot)
+from sparsegraph.utils.parallel import resolve_executor
 from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
 
 # PAGS's own options and defaults (= the paper); every other option goes to the base generator
@@ -256,14 +257,19 @@ class PagsRun:
                 rescored = score_task(final, worker_context(self.model, self.spec))
             self._row("pags_rebalance", kept=int(sum(int(m.sum()) for m in final.values())),
                       drift_before=best.kept - k, score=rescored.network, best_score=best.network)
-        self._row("pags_layers", layers=self.layer_table(best), drift=best.kept - k, score=best.network)
+        layers = self.layer_table(best)
+        self._row("pags_layers", layers=layers, drift=best.kept - k, score=best.network)
+        outcome = SamplerOutcome(base=self.base, base_score=best.base_network, score=best.network,
+                                 samples=population, drift=best.kept - k, layers=layers,
+                                 rebalanced_score=rescored.network if self.own["rebalance"] else None)
         metadata = {"generator": "pags", "base": self.base, "seed": self.seed, "target_density": self.density,
                     "population": population, "score": self.spec.score, "merge": self.spec.merge,
-                    "rule": self.spec.rule, "rebalanced": bool(self.own["rebalance"])}
+                    "rule": self.spec.rule, "rebalanced": bool(self.own["rebalance"]),
+                    METADATA_KEY: outcome.to_metadata()}
         weights = {name: t.detach().clone() for name, t in self.model.state_dict().items()}
         timings = {**self.timings, "total": time.perf_counter() - started}
         return PruneResult(masks=MaskSet(final, metadata=metadata), weights=weights, events=self.rows,
-                           timings=timings, seed=self.seed, excluded=excluded)
+                           timings=timings, seed=self.seed, excluded=excluded, sampler=outcome)
 
     def layer_table(self, best: BestState) -> list[dict[str, Any]]:
         """Per layer: source sample, density and the stored metric values."""
