@@ -1,4 +1,5 @@
-"""No module-level import cycles in sparsegraph or its CLI.
+"""No module-level import cycles in sparsegraph or its CLI, and only the package imports that
+docs/architecture.md allows.
 
 Every ``import`` statement of every module counts, at any depth (module level, inside functions, under
 ``TYPE_CHECKING``), so a cycle cannot be hidden by moving an import into a function. An import of
@@ -6,8 +7,7 @@ Every ``import`` statement of every module counts, at any depth (module level, i
 execution of the parent packages is not an edge, as in import-linter and pydeps. ``from package import
 name`` is an edge to ``package.name`` when that is a module, else to ``package``.
 
-Only standard-library or third-party imports may sit inside functions (optional heavy packages); that
-rule is checked separately below for in-package imports that would hide a cycle.
+Because imports inside functions count, moving an import into a function never hides a cycle.
 """
 
 from __future__ import annotations
@@ -132,3 +132,39 @@ def test_import_graph_resolves_relative_and_submodule_imports():
 def test_no_import_cycles():
     cycles = strongly_connected(import_graph())
     assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "sparsegraph_cli":
+        return "sparsegraph_cli"
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def allowed_imports() -> dict[str, set[str]]:
+    """Package -> packages it may import, from the table in docs/architecture.md."""
+    allowed = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("| `") else []
+        if len(cells) == 2:
+            allowed[cells[0].strip("`")] = {c.strip(" `") for c in cells[1].split(",") if c.strip(" `—")}
+    return allowed
+
+
+def test_packages_import_only_what_docs_architecture_allows():
+    allowed = allowed_imports()
+    assert {"errors", "registry", "graphs", "metrics", "pruning", "runs", "study"} <= set(allowed)
+    violations = []
+    for module, targets in import_graph().items():
+        package = _package(module)
+        if package == "sparsegraph_cli":
+            continue
+        assert package in allowed, f"{package} (of {module}) is missing from the table in docs/architecture.md"
+        for target in targets:
+            other = _package(target)
+            if other != package and other not in allowed[package]:
+                violations.append(f"{module} imports {target}")
+    assert violations == [], "imports docs/architecture.md does not allow:\n" + "\n".join(violations)
