@@ -3,9 +3,11 @@ statistics; the caller's model is unchanged; the warm-up is reused on resume."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import sparsegraph as sg
+from sparsegraph.errors import UsageError
 
 D = 0.05
 
@@ -46,3 +48,10 @@ def test_warmup_moves_weights_and_bn_keeps_caller_model(kit, tmp_path):
     resumed = _run(kit, model, "pegs", warmup_iters=3, warmup_batch_size=32, run_dir=tmp_path, resume=True)
     assert kit.same_masks(resumed.masks, result.masks)
     assert all(torch.equal(resumed.weights[k], result.weights[k]) for k in result.weights)
+
+
+def test_one_batch_is_refused_as_warm_up_data(kit):
+    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    with pytest.raises(UsageError, match=r"not one \(x, y\) batch"):
+        sg.pruning.run(kit.lenet(), "pegs", density=0.1, data=(x, y), seed=0, base="random", population=1,
+                       warmup_iters=2)

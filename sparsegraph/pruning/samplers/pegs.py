@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sparsegraph.errors import CheckpointError, UsageError
+from sparsegraph.pruning.data import is_pair
 from sparsegraph.utils.seed import derive_seed, resolve_seed
 from sparsegraph.utils.state_dict import save_state_dict
 
@@ -51,8 +52,9 @@ def warm_up(model: nn.Module, data: Any, iters: int, seed: int, *, lr: float = 0
     """
     from sparsegraph.training.batches import iterate_train
 
-    if data is None or not hasattr(data, "__len__"):
-        raise UsageError("PEGS warm-up needs the training split as data (a dataset or TensorSplit)")
+    if data is None or not hasattr(data, "__len__") or is_pair(data):
+        raise UsageError("PEGS warm-up needs the training split as data (a dataset or TensorSplit), "
+                         "not one (x, y) batch")
     warm = copy.deepcopy(model)
     device = next(warm.parameters()).device
     for p in warm.parameters():
