@@ -32,8 +32,6 @@ from sparsegraph.metrics.path_counting import PathPasses, run_passes, traced
 from sparsegraph.metrics.registry import register_metric
 
 CONVENTIONS = ("exact", "npb2023")
-OPTIONS = {"input_shape": None, "include_input": True, "include_output": True, "device": None, "layers": None,
-           "include": None, "exclude": None}
 _SOURCE = "[NPB23] Pham et al. NeurIPS 2023, pvh1602/NPB; [VK23] Vysogorets & Kempe JMLR 2023, " \
           "avysogorets/effective-sparsity"
 _NO_PATH = "no input→output path"
@@ -119,9 +117,10 @@ def _effective_counts(passes: PathPasses | NpbPasses, names: Sequence[str]
 # -------------------------------------------------------------------------------------------- metrics
 def _paths_metric(name: str, *, higher_is_better: bool, units: str, description: str):
     """``register_metric`` with what every paths.* metric shares: a network metric of the model under
-    CONVENTIONS and OPTIONS, whose layer rows are not aggregated, citing [NPB23]/[VK23]."""
+    CONVENTIONS (options from the function's signature), whose layer rows are not aggregated, citing
+    [NPB23]/[VK23]."""
     return register_metric(name=name, scope="network", encoding="model", higher_is_better=higher_is_better,
-                           units=units, conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
+                           units=units, conventions=CONVENTIONS, aggregate="none",
                            description=description, source=_SOURCE)
 
 

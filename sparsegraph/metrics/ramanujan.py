@@ -24,9 +24,9 @@ from sparsegraph.metrics.spectral_kernel import CONVENTIONS, LayerSpectra, layer
 
 ICLR23 = "Hoang et al., ICLR 2023, VITA-Group/ramanujan-on-pai lib/graphs/scores.py"
 NEURIPS23 = "Hoang et al., NeurIPS 2023, ScottHoang/dst-ram-pruning sparselearning/ramanujan.py"
-OPTIONS = {"aggregate": "auto", "solver": "auto", "device": None}
 GAP_AGGREGATE = {"neurips2023": "zero_mean", "iclr2023": "valid_mean"}
-_COMMON = dict(scope="layer", encoding="rolled", conventions=CONVENTIONS, options=OPTIONS, aggregate=GAP_AGGREGATE)
+# options (aggregate, solver, device) come from the functions' signatures
+_COMMON = dict(scope="layer", encoding="rolled", conventions=CONVENTIONS, aggregate=GAP_AGGREGATE)
 
 
 def _spectra(graph, convention: str, solver: str, device) -> LayerSpectra:

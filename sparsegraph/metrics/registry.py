@@ -108,7 +108,10 @@ def register_metric(func: Callable[..., Any] | None = None, *, name: str, scope:
         higher_is_better: True, False or None.
         units: e.g. ``count``, ``fraction``, ``eigenvalue``.
         conventions: accepted ``convention`` values, default first.
-        options: option name -> default (every option the function accepts besides ``convention``).
+        options: option name -> default (every option the function accepts besides ``convention``);
+            None: read from the function's signature (its keyword parameters with defaults after the
+            target), so the defaults have one source. Given for a function without ``**kwargs``, each
+            option must be a parameter, with the same default where it has one.
         aggregate: network rule (``ratio``, ``valid_mean``, ``zero_mean``, ``mean``, ``none``), or a
             mapping convention -> rule.
         description: one line.
@@ -125,12 +128,12 @@ def register_metric(func: Callable[..., Any] | None = None, *, name: str, scope:
     """
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         module = getattr(f, "__module__", None) or "?"
-        info = _make_info(name=name, scope=scope, encoding=encoding, requires_weights=requires_weights,
-                          higher_is_better=higher_is_better, units=units, conventions=conventions,
-                          options=options, aggregate=aggregate, description=description, source=source,
-                          version=version)
         if not callable(f):
             raise MetricRegistrationError(f"metric {name!r}: expected a callable, got {type(f).__name__}")
+        info = _make_info(name=name, scope=scope, encoding=encoding, requires_weights=requires_weights,
+                          higher_is_better=higher_is_better, units=units, conventions=conventions,
+                          options=_signature_options(name, f, options), aggregate=aggregate,
+                          description=description, source=source, version=version)
         builtin = module == "sparsegraph" or module.startswith("sparsegraph.")
         if not builtin and (info.family in BUILTIN_FAMILIES):
             raise MetricRegistrationError(
@@ -143,6 +146,28 @@ def register_metric(func: Callable[..., Any] | None = None, *, name: str, scope:
         return f
 
     return decorate if func is None else decorate(func)
+
+
+def _signature_options(name: str, func: Callable[..., Any], declared: Mapping[str, Any] | None
+                       ) -> Mapping[str, Any] | None:
+    """The options of ``func``: ``declared``, checked against its signature (each declared option is a
+    parameter, with the same default if it has one), or, when None, its keyword parameters with defaults
+    (``convention`` aside)."""
+    try:
+        parameters = list(inspect.signature(func).parameters.values())[1:]
+    except (TypeError, ValueError):  # a builtin or C callable: trust the declaration
+        return declared
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return declared  # **kwargs: the declaration is the only source
+    accepted = {p.name: p.default for p in parameters
+                if p.name != "convention" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    if declared is None:
+        return {k: v for k, v in accepted.items() if v is not inspect.Parameter.empty}
+    for key, value in declared.items():
+        if key not in accepted or accepted[key] not in (inspect.Parameter.empty, value):
+            raise MetricRegistrationError(f"metric {name!r}: option {key}={value!r} does not match the function's "
+                                          f"signature; omit options= to read the defaults from it")
+    return declared
 
 
 def _make_info(*, name: str, scope: str, encoding: str, requires_weights: bool, higher_is_better: bool | None,

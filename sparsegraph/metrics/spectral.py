@@ -21,8 +21,7 @@ from sparsegraph.metrics.info import MetricResult
 from sparsegraph.metrics.registry import register_metric, register_preparer
 from sparsegraph.metrics.spectral_kernel import CONVENTIONS, layer_spectra, prepare
 
-OPTIONS = ramanujan.OPTIONS
-_COMMON = dict(scope="layer", encoding="rolled", conventions=CONVENTIONS, options=OPTIONS)
+_COMMON = dict(scope="layer", encoding="rolled", conventions=CONVENTIONS)
 
 
 def _require_weights(graph, name: str) -> None:

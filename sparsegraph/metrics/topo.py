@@ -51,9 +51,6 @@ from sparsegraph.metrics.registry import register_metric
 
 SOURCE = "[MGE24] Cunegatti et al., TMLR 2024; eliacunegatti/mge-snn (main.py)"
 COMPAT_MODES = (None, "mge2024")
-BASE_OPTIONS = {"normalize": False, "compat": None}
-MOTIF_OPTIONS = {**BASE_OPTIONS, "motif_method": "auto", "motif_sample_rate": 0.001, "motif_seed": 0,
-                 "motif_exact_budget": 10_000_000}
 
 
 def topo_view(graph: Any) -> kernel.TopoView:
@@ -114,7 +111,7 @@ def _register(name: str, units: str, description: str, divisor: str | None,
     metric.__doc__ = (f"``topo.{name}``: {description}.\n\n"
                       f"Normalisation: {'÷ ' + divisor if divisor else 'none (raw)'}. Source: {SOURCE}.")
     register_metric(metric, name=f"topo.{name}", scope="graph", encoding="mge", higher_is_better=None,
-                    units=units, options=BASE_OPTIONS, aggregate="none", description=description, source=SOURCE)
+                    units=units, aggregate="none", description=description, source=SOURCE)
 
 
 _register("sink_nodes", "count",
@@ -151,7 +148,7 @@ _register("mean_component_size", "mean count", "N / components",
 
 
 @register_metric(name="topo.motifs", scope="graph", encoding="mge", higher_is_better=None, units="count",
-                 options=MOTIF_OPTIONS, aggregate="none",
+                 aggregate="none",
                  description="connected induced 4-vertex subgraphs (ESU; exact or root-sampled estimate)",
                  source=SOURCE)
 def motifs(graph: Any, normalize: bool = False, compat: str | None = None, motif_method: str = "auto",
@@ -195,7 +192,7 @@ def motifs(graph: Any, normalize: bool = False, compat: str | None = None, motif
 
 
 @register_metric(name="topo.spectral_gap", scope="graph", encoding="mge", higher_is_better=None,
-                 units="eigenvalue(|w|)", options=BASE_OPTIONS, aggregate="none",
+                 units="eigenvalue(|w|)", aggregate="none",
                  description="t1 - t3 over the largest |eigenvalues| of A = W + Wᵀ", source=SOURCE)
 def spectral_gap(graph: Any, normalize: bool = False, compat: str | None = None) -> MetricResult:
     """``topo.spectral_gap``: ``t1 − t3``.
@@ -216,7 +213,7 @@ def spectral_gap(graph: Any, normalize: bool = False, compat: str | None = None)
 
 
 @register_metric(name="topo.spectral_radius", scope="graph", encoding="mge", higher_is_better=None,
-                 units="eigenvalue(|w|)", options=BASE_OPTIONS, aggregate="none",
+                 units="eigenvalue(|w|)", aggregate="none",
                  description="largest eigenvalue of the weighted Laplacian L = D - A", source=SOURCE)
 def spectral_radius(graph: Any, normalize: bool = False, compat: str | None = None) -> MetricResult:
     """``topo.spectral_radius``: ``λ_max(L)`` with ``L = D − A`` and ``D = diag(row sums of A)``.

@@ -266,3 +266,16 @@ def test_preparers_of_builtin_families_are_reserved_and_duplicates_refused(empty
     with pytest.raises(MetricRegistrationError, match="family 'mine' already has a preparer"):
         register_preparer("mine", lambda graphs, cache: None)
     register_preparer("mine", lambda graphs, cache: None, override=True)
+
+
+def test_options_come_from_the_signature_and_a_declaration_must_agree(empty_registry, as_builtin):
+    @as_builtin
+    def scaled(graph, *, scale=2.0, offset=0):
+        return float(graph.num_edges) * scale + offset
+
+    empty_registry.register_metric(scaled, name="mine.scaled", scope="layer", encoding="rolled",
+                                   description="edges times scale")
+    assert dict(empty_registry.get_info("mine.scaled").options) == {"scale": 2.0, "offset": 0}
+    with pytest.raises(MetricRegistrationError, match=r"option scale=3.0 does not match the function's signature"):
+        empty_registry.register_metric(scaled, name="mine.other", scope="layer", encoding="rolled",
+                                       description="x", options={"scale": 3.0, "offset": 0})
