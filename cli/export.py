@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from sparsegraph.graphs.encodings import GRAPH_ENCODINGS
+from sparsegraph.graphs.formats import formats
 from sparsegraph_cli.inputs import load_model_and_masks, model_options
 from sparsegraph_cli.options import parse_shape
 
-ENCODINGS = ("rolled", "rolled-channel", "unrolled", "mge")
-FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
+ENCODINGS = tuple(GRAPH_ENCODINGS.names())
+FORMATS = formats()
 
 
 @click.command("export")
@@ -37,14 +39,18 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
     """
     from sparsegraph.errors import UsageError
     from sparsegraph.graphs import export as export_graph
+    from sparsegraph.graphs.encoder import check_encoding
+    from sparsegraph.graphs.encodings import check_compat
+    from sparsegraph.graphs.formats import resolve_format
     from sparsegraph.utils.sizes import parse_bytes
 
-    if encoding not in ENCODINGS:
-        raise UsageError(f"--encoding: unknown encoding {encoding!r}; expected one of: " + ", ".join(ENCODINGS))
-    if fmt not in FORMATS:
-        raise UsageError(f"--format: unknown format {fmt!r}; expected one of: " + ", ".join(FORMATS))
-    if compat not in (None, "mge2024"):
-        raise UsageError(f"--compat: unknown mode {compat!r}; expected mge2024")
+    # the library's checks, before the model is loaded, naming the option
+    for option, check in (("--encoding", lambda: check_encoding(encoding, None)),
+                          ("--compat", lambda: check_compat(compat)), ("--format", lambda: resolve_format(output, fmt))):
+        try:
+            check()
+        except UsageError as exc:
+            raise UsageError(f"{option}: {exc}") from None
     if output == "-" and fmt != "edgelist":
         raise UsageError(f"-o -: only the edgelist format can be written to stdout, not {fmt}")
     try:

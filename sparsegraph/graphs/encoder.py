@@ -176,7 +176,10 @@ def describe_encoding(encoding: str, model: nn.Module, model_spec: str | None,
     return f"encoding '{encoding}' of {model_name(model, model_spec)}{shape}"
 
 
-def _check_encoding(encoding: str, compat: str | None) -> None:
+def check_encoding(encoding: str | None, compat: str | None) -> None:
+    """Refuse an unknown (or missing) encoding or compat mode before any work (UsageError)."""
+    if encoding is None:
+        raise UsageError("encoding is required: one of " + ", ".join(ENCODINGS))
     if encoding not in ENCODINGS:
         raise UsageError(f"unknown encoding {encoding!r}; expected one of: " + ", ".join(ENCODINGS))
     check_compat(compat)
@@ -210,9 +213,7 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
         >>> list(graphs), graphs.num_edges
         (['0', '2'], 18)
     """
-    if encoding is None:
-        raise UsageError("encoding is required: one of " + ", ".join(ENCODINGS))
-    _check_encoding(encoding, compat)
+    check_encoding(encoding, compat)
     input_shape = resolve_input_shape(model, input_shape, model_spec, encoding)
     if encoding not in LAYER_ENCODINGS:
         return GRAPH_ENCODINGS.get(encoding).build(model, masks, input_shape=input_shape, compat=compat, support=support,
@@ -272,9 +273,7 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
     ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`.
     """
-    if encoding is None:
-        raise UsageError("encoding is required: one of " + ", ".join(ENCODINGS))
-    _check_encoding(encoding, compat)
+    check_encoding(encoding, compat)
     fmt = resolve_format(path, format)
     if not GRAPH_FORMATS.info(fmt)["streams"]:
         graph = encode(model, masks, encoding, input_shape, compat, support=support, max_bytes=max_bytes,
