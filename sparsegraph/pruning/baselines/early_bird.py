@@ -8,6 +8,21 @@ the recipe's epochs) the last mask is used, with a warning. The returned weights
 sparse training starts: θ_0 (``eb_retrain="rewind"``, default), the Early-Bird weights (``continue``) or
 a fresh seeded initialisation (``reinit``). The mask history is saved each epoch under ``RUN_DIR/eb/`` so a
 resumed run continues the dense phase after its last epoch.
+
+Example:
+    With ε = 1 every two masks are close, so the ticket is drawn as soon as the window (2 epochs) is full,
+    and sparse training rewinds to θ_0.
+
+    >>> import sparsegraph as sg
+    >>> from sparsegraph.training import load_train_data
+    >>> net = sg.create_model("lenet5", num_classes=10, input_shape=(1, 8, 8), seed=0)
+    >>> result = sg.pruning.run(net, "early-bird", density=0.5, data=load_train_data("digits"), seed=0,
+    ...                         recipe="small", eb_window=2, eb_epsilon=1.0,
+    ...                         train_options={"epochs": 4, "batch_size": 256})
+    >>> result.masks.metadata["eb_epoch"], result.masks.metadata["eb_fired"]
+    (2, True)
+    >>> bool((result.weights["conv1.weight"] == net.state_dict()["conv1.weight"]).all())
+    True
 """
 
 from __future__ import annotations
