@@ -76,6 +76,7 @@ class _State:
     aliases: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (alias, canonical key)
     loaded: bool = False
     broken: list[str] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
 
 
 class Registry(Generic[T]):
@@ -233,22 +234,32 @@ class Registry(Generic[T]):
         dist = dist_info.name if dist_info is not None else "unknown distribution"
         before = set(self._state.entries)
         self._loading_plugin = True
+        value = getattr(entry_point, "value", "?")
         try:
             self._load_plugin(entry_point.load(), self)
         except Exception as exc:  # a broken plugin must never break sparsegraph itself
             for name in set(self._state.entries) - before:
                 del self._state.entries[name]
-            value = getattr(entry_point, "value", "?")
             self._state.broken.append(f"{dist}: {entry_point.name} = {value} ({type(exc).__name__}: {exc})")
             warnings.warn(f"skipped {self.kind} plugin {entry_point.name!r} of distribution {dist!r}: "
                           f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=5)
+            return
         finally:
             self._loading_plugin = False
+        added = [self._state.entries[key].name for key in self._state.entries if key not in before]
+        what = f"{len(added)} {self.kind}{'' if len(added) == 1 else 's'}"
+        self._state.plugins.append(f"{dist}: {entry_point.name} = {value} ({what}"
+                                   + (f": {', '.join(sorted(added))})" if added else ")"))
 
     def broken_plugins(self) -> list[str]:
         """One line per plugin that failed to load: ``distribution: name = value (error)``."""
         self.load()
         return list(self._state.broken)
+
+    def loaded_plugins(self) -> list[str]:
+        """One line per plugin that loaded: ``distribution: name = value (N <kind>s: names)``."""
+        self.load()
+        return list(self._state.plugins)
 
     def plugin_names(self) -> list[str]:
         """The names registered by plugins."""
@@ -263,6 +274,7 @@ class Registry(Generic[T]):
         for name in [n for n, entry in self._state.entries.items() if entry.plugin]:
             del self._state.entries[name]
         self._state.broken.clear()
+        self._state.plugins.clear()
         self._state.loaded = False
 
     @contextlib.contextmanager
@@ -281,6 +293,7 @@ class Registry(Generic[T]):
             self._state.entries = dict(saved.entries)
             self._state.aliases = dict(saved.aliases)
             self._state.broken = list(saved.broken)
+            self._state.plugins = list(saved.plugins)
         try:
             yield self
         finally:

@@ -80,6 +80,7 @@ def test_plugins_are_isolated_and_broken_ones_listed(monkeypatch):
         "skipped widget plugin 'broken' of distribution 'unknown distribution': ImportError: no module named 'missing'"]
     assert reg.broken_plugins() == ["unknown distribution: broken = pkg.broken (ImportError: no module named 'missing')"]
     assert reg.plugin_names() == ["good"] and reg.is_plugin("good")
+    assert reg.loaded_plugins() == ["unknown distribution: good = pkg:good (1 widget: good)"]
     reg.reset_plugins()
     assert reg.peek("good") is None
     with pytest.warns(RuntimeWarning, match="skipped widget plugin 'broken'"):
