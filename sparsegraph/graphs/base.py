@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from sparsegraph._version import __version__
+from sparsegraph.graphs.estimate import estimate_bytes
 from sparsegraph.graphs.formats import CONVERTERS, save_graph
 
 
@@ -165,8 +167,6 @@ class Graph:
     def estimate_bytes(self, target: str) -> int:
         """Estimated bytes to convert this graph to ``target`` (``scipy``, ``pyg``, ``igraph``,
         ``networkx``, ``arrays`` or ``stream``); see graphs.md §6."""
-        from sparsegraph.graphs.estimate import estimate_bytes
-
         return estimate_bytes(self.num_nodes, self.num_edges, target)
 
     def to_scipy(self, weight: str | None = "weight", *, max_bytes: int | str | None = None):
@@ -209,8 +209,6 @@ DERIVED_ATTRIBUTES = ("format", "num_nodes", "num_edges", "directed", "partition
 def graph_attributes(attrs: dict[str, Any], partitions: list[Partition], edge_sets: list[EdgeSet]
                      ) -> dict[str, Any]:
     """The graph attributes of graphs.md §3 from the stored ``attrs`` and the tables."""
-    from sparsegraph._version import __version__
-
     out: dict[str, Any] = {
         "format": "sparsegraph.graph/1",
         "encoding": None,

@@ -11,6 +11,7 @@ import numpy as np
 from sparsegraph.errors import UsageError
 from sparsegraph.graphs.base import EdgeArrays, EdgeSet, Graph, Partition
 from sparsegraph.graphs.bipartite import BipartiteGraph
+from sparsegraph.graphs.estimate import check_limit, estimate_bytes
 
 
 class LayerGraphs(Mapping):
@@ -51,8 +52,6 @@ class LayerGraphs(Mapping):
 
     def to_scipy(self, weight: str | None = "weight", *, max_bytes: int | str | None = None) -> dict[str, Any]:
         """A dict layer name -> ``(L, R)`` CSR biadjacency."""
-        from sparsegraph.graphs.estimate import check_limit
-
         check_limit(self.num_nodes, self.num_edges, "scipy", max_bytes, self.describe())
         return {name: g.to_scipy(weight, max_bytes=max_bytes) for name, g in self._graphs.items()}
 
@@ -111,8 +110,6 @@ class LayerGraphs(Mapping):
         return self.union().node_table()
 
     def estimate_bytes(self, target: str) -> int:
-        from sparsegraph.graphs.estimate import estimate_bytes
-
         return estimate_bytes(self.num_nodes, self.num_edges, target)
 
     def to_pyg(self, homogeneous: bool = False, *, max_bytes: int | str | None = None):

@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from sparsegraph.errors import UsageError
+from sparsegraph.graphs.bipartite import BipartiteGraph
 from sparsegraph.metrics import topo_kernel as kernel
 from sparsegraph.metrics.cache import current_cache
 from sparsegraph.metrics.info import MetricResult
@@ -66,8 +67,6 @@ def resolve_compat(graph: Any, compat: str | None) -> bool:
 
     Bipartite (layer) targets always use the clean formulas.
     """
-    from sparsegraph.graphs.bipartite import BipartiteGraph
-
     if compat not in COMPAT_MODES:
         raise UsageError(f"compat {compat!r} is not valid for topo metrics; expected one of: None, mge2024")
     if isinstance(graph, BipartiteGraph):

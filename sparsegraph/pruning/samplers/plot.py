@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sparsegraph.errors import BadInputError
 from sparsegraph.training.runlog import read_events
+from sparsegraph.utils.atomic import atomic_path
 
 
 def read_samples(log_path: str | os.PathLike, rows: list[dict] | None = None) -> list[dict]:
@@ -35,8 +36,6 @@ def plot_pags(log_path: str | os.PathLike, out_path: str | os.PathLike, title: s
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from sparsegraph.utils.atomic import atomic_path
 
     samples = read_samples(log_path)
     j = [r["j"] for r in samples]
