@@ -31,9 +31,11 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
     """Write the graph of a (pruned) model to PATH.
 
     edgelist, npz, mtx and graphml are streamed layer by layer; edgelist and mtx get a
-    PATH.meta.json sidecar with the node attributes. Exit codes: 0 success, 1 graph too large for
-    --max-memory, 2 usage error (unknown encoding or format, missing --input-shape), 3 bad input
-    (unreadable model or mask, mask not fitting, unsupported layer).
+    PATH.meta.json sidecar with the node attributes. The file size is estimated and printed on
+    stderr before writing; PATH is replaced only once complete. Exit codes: 0 success, 2 usage error
+    (unknown encoding or format, missing --input-shape), 3 bad input (unreadable model or mask, mask
+    not fitting, unsupported layer), a graph too large for --max-memory, or an output that cannot be
+    written (no permission, not enough free space).
     """
     from sparsegraph.errors import UsageError
     from sparsegraph.graphs import export as export_graph
@@ -54,6 +56,6 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
         raise UsageError(f"{exc}") from None
     model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
     export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat, max_bytes=limit,
-                 model_spec=model_spec)
+                 model_spec=model_spec, notify=lambda line: click.echo(line, err=True))
     if output != "-":
         click.echo(f"wrote {output}", err=True)

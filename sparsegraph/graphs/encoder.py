@@ -281,11 +281,17 @@ STREAMED_FORMATS = ("edgelist", "npz", "mtx", "graphml")
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
            max_bytes: int | str | None = None, *, support: str | None = None, model_spec: str | None = None,
-           **options: Any) -> None:
+           notify: Callable[[str], None] | None = None, **options: Any) -> None:
     """Encode a model and write it to ``path`` (graphs.md §5–6).
 
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
-    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`.
+    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`. Before anything is written,
+    the memory estimate is checked against ``max_bytes`` and the file-size estimate (told to
+    ``notify`` as one line, e.g. ``print``) against the free disk space.
+
+    Raises:
+        GraphTooLargeError: the graph needs more memory than ``max_bytes``.
+        OutputError: ``path`` cannot be written, or the file needs more space than is free.
     """
     from sparsegraph.graphs.io import resolve_format, write_stream
 
@@ -296,7 +302,7 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     if fmt not in STREAMED_FORMATS:
         graph = encode(model, masks, encoding, input_shape, compat, support=support, max_bytes=max_bytes,
                        model_spec=model_spec)
-        graph.save(path, fmt, **options)
+        graph.save(path, fmt, notify=notify, **options)
         return
     input_shape = resolve_input_shape(model, input_shape, model_spec, encoding)
     if encoding in LAYER_ENCODINGS:
@@ -309,4 +315,4 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
         stream = builder(model, masks, encoding, input_shape, compat, support, model_spec)
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
                 describe_encoding(encoding, model, model_spec, input_shape))
-    write_stream(stream, path, fmt, **options)
+    write_stream(stream, path, fmt, notify, **options)
