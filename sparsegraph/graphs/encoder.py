@@ -30,6 +30,7 @@ from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair
 from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs.stream import EdgeStream
+from sparsegraph.utils.memory import with_memory_limit
 
 #: whole-network encodings: name -> builder(model, masks, input_shape, compat, support, max_bytes, attrs)
 #: returning a Graph subclass (``mge`` registers here).
@@ -194,6 +195,7 @@ def _network_builder(encoding: str) -> Callable[..., Any]:
     return builder
 
 
+@with_memory_limit
 def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, encoding: str | None = None,
            input_shape: tuple[int, ...] | None = None, compat: str | None = None, *, support: str | None = None,
            max_bytes: int | str | None = None, model_spec: str | None = None):
@@ -208,8 +210,8 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
             model is a zoo CIFAR model.
         compat: None, or ``"mge2024"`` for the published code's per-layer graphs.
         support: ``"mask"`` (every kept weight is an edge; default with masks) or ``"nonzero"``.
-        max_bytes: memory limit (default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB), checked before any
-            edge array is allocated.
+        max_bytes: memory limit (default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB), checked before the
+            trace and before any edge array is allocated.
         model_spec: the SPEC string stored as the ``model`` attribute.
 
     Returns:
@@ -278,6 +280,7 @@ NETWORK_STREAMS: dict[str, Callable[..., EdgeStream]] = {}
 STREAMED_FORMATS = ("edgelist", "npz", "mtx", "graphml")
 
 
+@with_memory_limit
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
            max_bytes: int | str | None = None, *, support: str | None = None, model_spec: str | None = None,

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sparsegraph.errors import GraphTooLargeError, UsageError
-from sparsegraph.utils.sizes import format_bytes, parse_bytes
+from sparsegraph.errors import GraphTooLargeError
+from sparsegraph.utils.memory import DEFAULT_MAX_BYTES, ENV_VAR, resolve_max_bytes  # noqa: F401 (re-exported)
+from sparsegraph.utils.sizes import format_bytes
 
 #: target -> (bytes per edge b_e, bytes per node b_n)
 BYTES_PER_ITEM: dict[str, tuple[int, int]] = {
@@ -31,8 +32,6 @@ BYTES_PER_ITEM: dict[str, tuple[int, int]] = {
     "stream": (0, 8),       # streamed files: E is the largest edge set, not the whole graph
 }
 INTERNAL_BYTES_PER_EDGE = 18
-DEFAULT_MAX_BYTES = 4 * 2**30
-ENV_VAR = "SPARSEGRAPH_MAX_BYTES"
 
 
 def estimate_bytes(num_nodes: int, num_edges: int, target: str) -> int:
@@ -41,22 +40,6 @@ def estimate_bytes(num_nodes: int, num_edges: int, target: str) -> int:
         raise ValueError(f"unknown target {target!r}; expected one of: " + ", ".join(BYTES_PER_ITEM))
     b_e, b_n = BYTES_PER_ITEM[target]
     return int(1.1 * (num_edges * (INTERNAL_BYTES_PER_EDGE + b_e) + num_nodes * b_n))
-
-
-def resolve_max_bytes(max_bytes: int | str | None = None) -> int:
-    """The limit: ``max_bytes`` if given, else ``$SPARSEGRAPH_MAX_BYTES``, else 4 GiB."""
-    if max_bytes is not None:
-        value = parse_bytes(max_bytes)
-    elif os.environ.get(ENV_VAR):
-        try:
-            value = parse_bytes(os.environ[ENV_VAR])
-        except ValueError as exc:
-            raise UsageError(f"{ENV_VAR}: {exc}") from None
-    else:
-        value = DEFAULT_MAX_BYTES
-    if value <= 0:
-        raise UsageError(f"the memory limit must be positive, got {value}")
-    return value
 
 
 def check_limit(num_nodes: int, num_edges: int, target: str, max_bytes: int | str | None = None,
