@@ -8,7 +8,7 @@ and per node ``b_n``. The constants live in :data:`BYTES_PER_ITEM`, which
 :func:`estimate_file_bytes` estimates what a writer puts on disk (the file, plus the scratch arrays
 of the npz and mtx writers) from the partition and edge-set tables alone, before anything is
 generated: exact for npz, within about 20% for the text formats (weights are written as the
-shortest round-tripping decimal, about 11 characters), and a rough third of the text for ``.gz``.
+shortest round-tripping decimal, about 11 characters), and a rough fifth of the text for ``.gz``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def check_limit(num_nodes: int, num_edges: int, target: str, max_bytes: int | st
 #: characters of one float32 weight in the text formats (shortest round-tripping decimal, with its separator)
 WEIGHT_CHARS = 12
 #: assumed gzip ratio of the text formats
-GZIP_RATIO = 3
+GZIP_RATIO = 5
 
 
 @dataclass(frozen=True)
@@ -116,5 +116,5 @@ def estimate_file_bytes(graph, fmt: str, path: str | os.PathLike = "", **options
             return FileEstimate(tables + num_edges * (2 * digits + WEIGHT_CHARS), arrays)
         return FileEstimate(tables + arrays + 8 * (num_nodes + 1), arrays)
     if fmt == "pyg":
-        return FileEstimate(tables + num_edges * 32 + num_nodes * (8 if homogeneous else 48))
+        return FileEstimate(tables + num_edges * (32 if homogeneous else 24) + num_nodes * (8 if homogeneous else 48))
     raise ValueError(f"unknown format {fmt!r}")

@@ -107,8 +107,10 @@ def load_graph(path: str | os.PathLike, format: str | None = None, *, verify: bo
         raise GraphFileError(f"{path}: no such graph file")
     try:
         return _module(fmt).read(path, verify=verify)
-    except GraphFileError:
-        raise
+    except GraphFileError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise GraphFileError(f"{path}: {exc}") from None
     except Exception as exc:  # any parse failure of an untrusted file is reported as one line
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise GraphFileError(f"{path}: not a valid {fmt} graph file ({detail})") from None
