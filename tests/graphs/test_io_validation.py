@@ -273,3 +273,20 @@ def test_inconsistent_sidecar_tables_are_refused(tmp_path, general_graph, edit, 
     side.write_text(json.dumps(payload))
     with pytest.raises(GraphFileError, match=message):
         sg.load_graph(path, verify=False)
+
+
+def test_scratch_arrays_reserve_their_blocks(tmp_path, monkeypatch, general_graph):
+    """A full disk while the npz/mtx writers build their memory-mapped CSR is an OutputError, not a SIGBUS."""
+    import errno
+    import os
+
+    calls = []
+
+    def full(fd, offset, length):
+        calls.append(length)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    with pytest.raises(sg.errors.OutputError, match="no space left on device"):
+        general_graph.save(tmp_path / "g.npz")
+    assert calls and list(tmp_path.iterdir()) == []
