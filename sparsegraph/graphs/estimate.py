@@ -19,7 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from sparsegraph.errors import GraphTooLargeError
-from sparsegraph.utils.memory import DEFAULT_MAX_BYTES, ENV_VAR, resolve_max_bytes  # noqa: F401 (re-exported)
+from sparsegraph.utils.memory import ENV_VAR, resolve_max_bytes
 from sparsegraph.utils.sizes import format_bytes
 
 #: target -> (bytes per edge b_e, bytes per node b_n)

@@ -10,8 +10,9 @@ The run directory (interfaces.md)::
     RUN_DIR/checkpoints/       last.pt (every epoch) and best.safetensors
 
 Every file is written atomically; a file that cannot be written raises
-:class:`~sparsegraph.errors.OutputError` and leaves the files written before it intact. ``resume=True`` reuses the stored mask and continues training
-after the last completed epoch; the configuration must be the one the run was started with.
+:class:`~sparsegraph.errors.OutputError` and leaves the files written before it intact.
+``resume=True`` reuses the stored mask and continues training after the last completed epoch; the
+configuration must be the one the run was started with.
 """
 
 from __future__ import annotations
