@@ -10,6 +10,7 @@ import sparsegraph
 from sparsegraph.errors import BadInputError, MemoryLimitError, OutputError, SparsegraphError, UsageError
 from sparsegraph_cli.env import env
 from sparsegraph_cli.export import export
+from sparsegraph_cli.graph import graph
 from sparsegraph_cli.masks import masks
 from sparsegraph_cli.measure import measure_command
 from sparsegraph_cli.metrics import metrics_command
@@ -63,6 +64,7 @@ def main() -> None:
 main.add_command(models)
 main.add_command(env)
 main.add_command(export)
+main.add_command(graph)
 main.add_command(masks)
 main.add_command(measure_command)
 main.add_command(metrics_command)

@@ -114,3 +114,41 @@ def load_graph(path: str | os.PathLike, format: str | None = None, *, verify: bo
     except Exception as exc:  # any parse failure of an untrusted file is reported as one line
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise GraphFileError(f"{path}: not a valid {fmt} graph file ({detail})") from None
+
+
+def stored_checksum(path: str | os.PathLike, format: str | None = None) -> str | None:
+    """The checksum stored in a graph file's metadata, or None for a file without one.
+
+    Raises:
+        GraphFileError: the file or its metadata cannot be read.
+    """
+    import json
+
+    from sparsegraph.graphs.io.checksum import KEY
+
+    fmt = resolve_format(path, format)
+    try:
+        if fmt == "npz":
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as z:
+                return json.loads(str(z["meta"])).get(KEY)
+        if fmt in ("edgelist", "mtx"):
+            from sparsegraph.graphs.io.sidecar import read_sidecar
+
+            return read_sidecar(path).checksum
+        if fmt == "graphml":
+            from sparsegraph.graphs.io.graphml import CHECKSUM_TAIL
+
+            with open(path, "rb") as f:  # the checksum is the last graph <data> element
+                f.seek(max(0, os.path.getsize(path) - 4096))
+                tail = CHECKSUM_TAIL.search(f.read().decode("utf-8", errors="replace"))
+            return tail.group(1) if tail else None
+        import torch
+
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+        return payload.get(KEY) if isinstance(payload, dict) else None
+    except GraphFileError:
+        raise
+    except Exception as exc:
+        raise GraphFileError(f"{path}: unreadable metadata ({' '.join(str(exc).split())})") from None

@@ -63,7 +63,8 @@ def read(path: str | os.PathLike, verify: bool = True):
         header = f.readline()
         body = f.read()
     text_digest = ContentHash()
-    text_digest.text(header + body)
+    text_digest.text(header)
+    text_digest.text(body)
     check(path, side.checksum, digest(text_digest, side.payload), verify)
     header = header.rstrip("\n").split("\t")
     if tuple(header[:4]) != HEADER or header[4:] not in ([], ["signed_weight"]):

@@ -148,7 +148,7 @@ def _parse_own(text: str):
         return None
     body = text.find("<node ", head.end())
     graph_data = {k: unescape(v) for k, v in _GRAPH_DATA.findall(text, head.end(), body if body >= 0 else len(text))}
-    tail = _CHECKSUM_TAIL.search(text)
+    tail = CHECKSUM_TAIL.search(text)
     if tail is not None:
         graph_data[f"g_{CHECKSUM_KEY}"] = tail.group(1)
     edge_keys = [k for k, _ in EDGE_KEYS] + (["multiplicity"] if "e_multiplicity" in keys else [])
@@ -166,7 +166,7 @@ def _parse_own(text: str):
     return keys, graph_data, list(columns[0]), list(columns[1]), edge_values, head.group(1)
 
 
-_CHECKSUM_TAIL = re.compile(f'<data key="g_{CHECKSUM_KEY}">([^<]*)</data>\\s*</graph>\\s*</graphml>\\s*$')
+CHECKSUM_TAIL = re.compile(f'<data key="g_{CHECKSUM_KEY}">([^<]*)</data>\\s*</graph>\\s*</graphml>\\s*$')
 
 
 def _tables(attributes: dict[str, Any]) -> dict[str, Any]:
