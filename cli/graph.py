@@ -26,10 +26,11 @@ def graph(path: str, graph_format: str | None, no_verify: bool, fmt: str) -> Non
     every file sparsegraph writes is compared (files without one are read unchecked). A missing,
     corrupt or edited file exits with code 3 and a one-line message naming it.
     """
+    from sparsegraph.graphs import LayerGraphs
     from sparsegraph.graphs.io import load_graph, resolve_format, stored_checksum
 
     loaded = load_graph(path, graph_format, verify=not no_verify)
-    whole = loaded.union() if hasattr(loaded, "union") else loaded
+    whole = loaded.union() if isinstance(loaded, LayerGraphs) else loaded
     stored = stored_checksum(path, graph_format)
     summary: dict[str, Any] = {
         "path": path, "format": resolve_format(path, graph_format), "class": type(loaded).__name__,
