@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sparsegraph.errors import UsageError
+from sparsegraph.graphs.estimate import estimate_file_bytes
 from sparsegraph.registry import Registry
+from sparsegraph.utils.atomic import prepare_output
+from sparsegraph.utils.sizes import format_bytes
 
 #: In-memory targets of a graph: name -> converter module.
 CONVERTERS: Registry[Any] = Registry("graph target")
@@ -62,17 +65,41 @@ def resolve_format(path: str | os.PathLike, format: str | None) -> str:
                      "(one of: " + ", ".join(formats()) + ")")
 
 
-def write_stream(stream, path: str | os.PathLike, fmt: str, **options: Any) -> None:
-    """Write an :class:`~sparsegraph.graphs.stream.EdgeStream` (not for in-memory formats such as ``pyg``)."""
+def _announce(graph, path: str | os.PathLike, fmt: str, notify: Callable[[str], None] | None,
+              options: dict[str, Any]) -> int | None:
+    """The free space the write needs (None for stdout), told to ``notify`` in one line first."""
+    if os.fspath(path) == "-":
+        return None
+    prepare_output(path)  # a path that can never be written fails before the estimate is told
+    estimate = estimate_file_bytes(graph, fmt, path, **options)
+    if notify is not None:
+        scratch = f" (+{format_bytes(estimate.scratch_bytes)} of scratch files while writing)" \
+            if estimate.scratch_bytes else ""
+        notify(f"writing {path}: about {format_bytes(estimate.file_bytes)}{scratch}")
+    return estimate.needed_bytes
+
+
+def write_stream(stream, path: str | os.PathLike, fmt: str, notify: Callable[[str], None] | None = None,
+                 **options: Any) -> None:
+    """Write an :class:`~sparsegraph.graphs.stream.EdgeStream` (not for in-memory formats such as ``pyg``).
+
+    The file size is estimated first (told to ``notify``) and checked against the free space.
+
+    Raises:
+        OutputError: the output cannot be written, or needs more space than is free.
+    """
     if not GRAPH_FORMATS.info(fmt)["streams"]:
         raise UsageError(f"format {fmt!r} needs an in-memory graph: use graph.save()")
-    GRAPH_FORMATS.get(fmt).write(stream, path, **options)
+    needed = _announce(stream, path, fmt, notify, options)
+    GRAPH_FORMATS.get(fmt).write(stream, path, needed_bytes=needed, **options)
 
 
-def save_graph(graph, path: str | os.PathLike, format: str | None = None, **options: Any) -> None:
-    """Write an in-memory graph; ``format`` defaults to the suffix's."""
+def save_graph(graph, path: str | os.PathLike, format: str | None = None,
+               notify: Callable[[str], None] | None = None, **options: Any) -> None:
+    """Write an in-memory graph; ``format`` defaults to the suffix's (see :func:`write_stream`)."""
     fmt = resolve_format(path, format)
     if GRAPH_FORMATS.info(fmt)["streams"]:
-        write_stream(CONVERTERS.get("stream").EdgeStream.from_graph(graph), path, fmt, **options)
+        write_stream(CONVERTERS.get("stream").EdgeStream.from_graph(graph), path, fmt, notify, **options)
     else:
-        GRAPH_FORMATS.get(fmt).write_graph(graph, path, **options)
+        needed = _announce(graph, path, fmt, notify, options)
+        GRAPH_FORMATS.get(fmt).write_graph(graph, path, needed_bytes=needed, **options)

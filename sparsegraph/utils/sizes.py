@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+from sparsegraph._units import format_bytes
 from sparsegraph.errors import UsageError
+
+__all__ = ["format_bytes", "parse_bytes"]
 
 _UNITS = {
     "": 1, "b": 1,
@@ -22,12 +25,3 @@ def parse_bytes(text: str | int) -> int:
     if not m or m.group(2).lower() not in _UNITS:
         raise UsageError(f"invalid size {text!r}: expected e.g. 8GB, 512MiB or an integer number of bytes")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-
-
-def format_bytes(n: float) -> str:
-    """Human-readable binary size, e.g. ``68 GiB``."""
-    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= scale:
-            value = n / scale
-            return f"{value:.0f} {unit}" if value >= 10 else f"{value:.1f} {unit}"
-    return f"{int(n)} B"

@@ -22,6 +22,7 @@ CASES = [
     (["env", "--format", "csv"], 2, "Invalid value for '--format'"),
     (["nosuchcommand"], 2, "No such command 'nosuchcommand'"),
     (["masks", "{tmp}/junk.safetensors"], 3, "junk.safetensors"),
+    (["graph", "{tmp}/junk.npz"], 3, "junk.npz"),
     (["masks", "{tmp}/missing.npz"], 3, "missing.npz"),
     (["measure", "--model", "nosuchnet", "--masks-from-zeros", "--metrics", "density"], 3,
      "unknown model 'nosuchnet'"),
