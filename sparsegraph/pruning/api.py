@@ -55,6 +55,7 @@ class PruneResult:
             e.g. PAGS rebalancing); None for results that were not produced by one selection.
         start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
             iteration k; 0 otherwise).
+        dst: for ``set`` / ``rigl``: the :class:`~sparsegraph.pruning.dst.DSTSummary` of the training run.
     """
 
     masks: Any
@@ -65,6 +66,7 @@ class PruneResult:
     excluded: list[str] = field(default_factory=list)
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     start_iteration: int = 0
+    dst: Any = None
 
 
 @dataclass
