@@ -168,7 +168,8 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
     if "tracking" in summary:
         tracked = summary["tracking"]
         shown = ", ".join(f"{k} {v:.4g}" for k, v in tracked["final"].items() if v is not None)
-        lines.append(f"tracked           {tracked['steps']} steps in track.csv; at step {tracked['final_step']}: {shown}")
+        lines.append(f"tracked           {tracked['steps']} steps in track.csv; at step {tracked['final_step']}: "
+                     f"{shown}")
     if "test_at_best_val" in summary:
         label = "test accuracy     "
         if summary["test_at_best_val"] is not None:

@@ -97,12 +97,17 @@ class GridSpec:
         return [GridRun(run_id(m, s, seed), m, s, seed, self._config(m, s, seed)) for m, s, seed in cells]
 
     def _config(self, method: str, sparsity: float, seed: int):
+        from sparsegraph.pruning.dst.runner import DST_METHODS
         from sparsegraph.runs import PruneRunConfig
 
         settings = dict(self.settings)
-        if "metrics" in settings:
-            settings["metrics"] = tuple(settings["metrics"])
+        for key in ("metrics", "track"):
+            if key in settings:
+                settings[key] = tuple(settings[key])
         generator = DENSE_GENERATOR if method == DENSE_METHOD else method
+        if generator not in DST_METHODS and "method_options" in settings:  # dst_* options: set/rigl runs only
+            settings["method_options"] = {k: v for k, v in settings["method_options"].items()
+                                          if not k.startswith("dst_")}
         return PruneRunConfig(model=self.model, dataset=self.dataset, method=generator, density=1.0 - sparsity,
                               seed=seed, **settings)
 
