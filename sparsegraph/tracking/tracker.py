@@ -27,6 +27,7 @@ import collections
 import copy
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -232,7 +233,10 @@ class TopologyTracker:
         if self._pool is not None:
             return self._pool.submit(measure_snapshot, *args)
         done: Future = Future()
-        done.set_result(measure_snapshot(*args, state=self._worker_state))
+        try:
+            done.set_result(measure_snapshot(*args, state=self._worker_state))
+        except Exception as exc:  # reported when the step is committed, as from the worker
+            done.set_exception(exc)
         return done
 
     def _commit_ready(self, wait: bool = False) -> None:
@@ -243,7 +247,13 @@ class TopologyTracker:
                 return
             rows = list(head.rows)
             if head.future is not None:
-                rows += self._metric_rows(head, head.future.result())
+                try:
+                    values = head.future.result()
+                except Exception as exc:  # a failed measurement must not stop the training run
+                    warnings.warn(f"tracking: the metrics of step {head.step} failed ({exc}); "
+                                  "track.csv keeps its other rows", RuntimeWarning, stacklevel=2)
+                else:
+                    rows += self._metric_rows(head, values)
             append_rows(self.csv, rows)
             for path in (self._weights(head.step), self._rows_file(head.step)):
                 path.unlink(missing_ok=True)

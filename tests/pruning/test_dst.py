@@ -81,6 +81,19 @@ def test_removed_counts_match_the_reference(name):
             assert row["grow_target"] == row["n_removed"]
 
 
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_itop_rate_definition_matches_the_reference(name):
+    """The reference's ITOP rate at the start is the initial density Σ nnz / Σ numel, and it never decreases."""
+    case = CASES[name]
+    masks = {}
+    for i, layer in enumerate(case["init"]["masked_layers"]):
+        masks[layer] = _random_layer((case["init"]["numel"][layer],), case["init"]["nnz"][layer], i)[0]
+    updater = DSTUpdater(dst_schedule("set", 30, dst_interval=5), masks, seed=0)
+    assert updater.itop_rate == pytest.approx(case["init"]["itop_rate"], rel=1e-12)
+    rates = [case["init"]["itop_rate"]] + [u["itop_rate"] for u in case["updates"]]
+    assert rates == sorted(rates)
+
+
 def _random_layer(shape, kept, seed):
     g = torch.Generator().manual_seed(seed)
     mask = torch.zeros(math.prod(shape), dtype=torch.bool)

@@ -205,3 +205,21 @@ def test_bad_options_are_usage_errors(tmp_path):
         TopologyTracker(tmp_path, model, _masks(model), iters_per_epoch=1, epochs=1, every=0)
     with pytest.raises(UnknownMetricError):
         TopologyTracker(tmp_path, model, _masks(model), metrics="spectral.nope", iters_per_epoch=1, epochs=1)
+
+
+def test_a_failed_measurement_warns_and_keeps_the_other_rows(tmp_path, monkeypatch):
+    from sparsegraph.tracking import tracker as tracker_module
+
+    original = tracker_module.measure_snapshot
+
+    def failing(masks_path, weights_path, state=None):
+        if masks_path.endswith("step_8.safetensors"):
+            raise RuntimeError("solver exploded")
+        return original(masks_path, weights_path, state=state)
+
+    monkeypatch.setattr(tracker_module, "measure_snapshot", failing)
+    with pytest.warns(RuntimeWarning, match="step 8 failed"):
+        _run(tmp_path)
+    net8, _ = values_at(read_track(tmp_path / "track.csv"), 8)
+    assert HAMMING in net8 and "test_acc" in net8 and "spectral.full_spectrum" not in net8
+    assert "spectral.full_spectrum" in values_at(read_track(tmp_path / "track.csv"), 16)[0]
