@@ -220,9 +220,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             from sparsegraph.pruning.dst.runner import DSTSummary, final_masks
 
             dynamic = DSTSummary.of(config.method, dst_options["base"], updater, masks.fingerprint())
-            masks = final_masks(updater, {"generator": config.method, "base": dst_options["base"],
-                                          "seed": config.seed, "target_density": config.density,
-                                          "dst_updates": updater.updates, "itop_rate": updater.itop_rate})
+            masks = final_masks(updater, dynamic, config.seed, config.density)
             masks.save(masks_path)
             _write_metrics(config, model, masks, masks_path, info.input_shape, None, run_dir, timings)
     snapshot_results = None
@@ -280,13 +278,10 @@ def _training_hooks(config: PruneRunConfig, dst_options: dict | None, masks, mod
     ipe = iters_per_epoch(data, recipe)
     updater = tracker = None
     if dst_options is not None:
-        from sparsegraph.pruning.dst import DSTUpdater, dst_schedule
+        from sparsegraph.pruning.dst.runner import dst_updater
 
-        schedule = dst_schedule(config.method, recipe.epochs * ipe,
-                                **{k: dst_options[k] for k in ("dst_interval", "dst_fraction", "dst_schedule",
-                                                               "dst_stop")},
-                                tie_break=config.method_options.get("tie_break", "random"))
-        updater = DSTUpdater(schedule, masks, config.seed, log)
+        updater = dst_updater(config.method, recipe.epochs * ipe, dst_options, masks, config.seed, log,
+                              config.method_options.get("tie_break", "random"))
     if config.track:
         from sparsegraph.tracking import TopologyTracker
 

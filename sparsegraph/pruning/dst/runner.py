@@ -60,12 +60,24 @@ def dst_schedule(method: str, total_iterations: int, *, dst_interval: int | None
 
 
 def split_dst_options(method: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(dst options with defaults, base generator options)`` from a DST method's keyword options."""
+    """``(dst options with defaults, base generator options)`` from a DST method's keyword options.
+
+    The options are checked here, before any work (the schedule itself needs the run's length).
+    """
     dst = {key: options.get(key, default) for key, default in DST_OPTIONS.items()}
     dst["base"] = dst["base"] or DEFAULT_BASE
     if dst["base"] in DST_METHODS:
         raise UsageError(f"the base of {method!r} must be a mask generator, not another DST method")
+    dst_schedule(method, REFERENCE_ITERATIONS, **{k: v for k, v in dst.items() if k != "base"})
     return dst, {k: v for k, v in options.items() if k not in DST_OPTIONS}
+
+
+def dst_updater(method: str, total_iterations: int, dst: dict[str, Any], masks, seed: int, log=None,
+                tie_break: str = "random") -> DSTUpdater:
+    """The :class:`DSTUpdater` of a run from its options (as :func:`split_dst_options` returns them)."""
+    schedule = dst_schedule(method, total_iterations, **{k: v for k, v in dst.items() if k != "base"},
+                            tie_break=tie_break)
+    return DSTUpdater(schedule, masks, seed, log)
 
 
 @dataclass
@@ -105,10 +117,12 @@ class DSTSummary:
         return d
 
 
-def final_masks(updater: DSTUpdater, metadata: dict[str, Any]):
-    """The updater's current masks as a CPU :class:`~sparsegraph.masks.MaskSet`."""
+def final_masks(updater: DSTUpdater, summary: DSTSummary, seed: int, density: float):
+    """The updater's current masks as a CPU :class:`~sparsegraph.masks.MaskSet` with the run's metadata."""
     from sparsegraph.masks import MaskSet
 
+    metadata = {"generator": summary.method, "base": summary.base, "seed": seed, "target_density": density,
+                "dst_updates": summary.updates, "itop_rate": summary.itop_rate}
     return MaskSet({n: m.cpu() for n, m in updater.masks.items()}, metadata=metadata)
 
 
@@ -133,23 +147,18 @@ def run_dst(model, density: float, data: Any = None, seed: int | None = None, *,
     recipe = resolve_recipe(train_opts, data)
     if recipe.epochs < 1:
         raise UsageError(f"{method} trains the network: give a recipe with epochs >= 1")
-    schedule = dst_schedule(method, recipe.epochs * iters_per_epoch(data, recipe),
-                            **{k: dst[k] for k in ("dst_interval", "dst_fraction", "dst_schedule", "dst_stop")},
-                            tie_break=rest.get("tie_break", "random"))
+    total = recipe.epochs * iters_per_epoch(data, recipe)
     base = run(model, dst["base"], density=density, data=data.train, seed=seed, **rest)
     run_dir = train_opts["run_dir"]
     log = train_opts["log"] or RunLog(None if run_dir is None else f"{run_dir}/log.jsonl")
-    updater = DSTUpdater(schedule, base.masks, seed, log)
+    updater = dst_updater(method, total, dst, base.masks, seed, log, rest.get("tie_break", "random"))
     work = working_copy(model)
     trained = train(work, base.masks, data, recipe=recipe, run_dir=run_dir, seed=seed, resume=train_opts["resume"],
                     log=log, hooks=TrainHooks(mask_updater=updater),
                     **{k: train_opts[k] for k in ("device", "amp", "channels_last", "deterministic", "progress",
                                                   "select_on_test")})
     summary = DSTSummary.of(method, dst["base"], updater, base.masks.fingerprint(), trained)
-    metadata = {"generator": method, "base": dst["base"], "seed": seed, "target_density": density,
-                "dst_updates": updater.updates, "itop_rate": updater.itop_rate}
     weights = {k: v.detach().to("cpu").clone() for k, v in work.state_dict().items()}
-    total = time.perf_counter() - started
-    return PruneResult(masks=final_masks(updater, metadata), weights=weights, events=[],
-                       timings={"training": trained.seconds, "total": total}, seed=seed, excluded=base.excluded,
-                       dst=summary)
+    return PruneResult(masks=final_masks(updater, summary, seed, density), weights=weights, events=[],
+                       timings={"training": trained.seconds, "total": time.perf_counter() - started}, seed=seed,
+                       excluded=base.excluded, dst=summary)
