@@ -12,7 +12,7 @@ Files under ``RUN_DIR``::
 Tracked steps: step 0, then by default every mask update and every epoch end (``every=N``: every N
 steps and the last step). At each tracked step the driver writes the snapshot, the Hamming distance of
 each layer's mask to the initial mask and the ITOP rate |∪_t M_t| / N (exact from the DST updater; for
-fixed masks the initial density), and hands the weights to the worker, which measures the registry
+fixed masks the initial density), and hands the conv/linear weights to the worker, which measures the registry
 metrics and the four full-spectrum axes; the driver adds ‖x_l(t) − x_l(0)‖₂ and appends the rows to
 ``track.csv`` in step order. At each epoch end the accuracies join the rows of that step.
 
@@ -130,7 +130,7 @@ class TopologyTracker:
         self._cpu_model = copy.deepcopy(model).to("cpu")  # before the trainer hooks the parameters
         for p in self._cpu_model.parameters():
             p.requires_grad_(False)
-        self._maskable = [n for n in maskable_parameters(model) if n in self.initial]
+        self._weight_names = list(maskable_parameters(model))  # every conv/linear weight, excluded dense ones too
         self._queue: collections.deque[_Step] = collections.deque()
         self._pool: ProcessPoolExecutor | None = None
         self._worker_state = None
@@ -198,7 +198,7 @@ class TopologyTracker:
             sum(int(torch.count_nonzero(m)) for m in self.initial.values()) / self.numel)
         rows.append(TrackRow(step, epoch, ITOP, NETWORK, itop))
         params = dict(model.named_parameters())
-        save_state_dict(self._weights(step), {n: params[n] for n in self._maskable})
+        save_state_dict(self._weights(step), {n: params[n] for n in self._weight_names})
         item = _Step(step, epoch, rows, open=step > 0 and step % self.ipe == 0)
         self._write_pending_rows(item)
         item.future = self._submit(step)

@@ -1,9 +1,9 @@
 """The metric side of topology tracking: runs in a worker process, off the training path.
 
 The worker holds a CPU copy of the model (sent once). Each task names a snapshot mask file and a
-weights file (the masked layers' weights at that step); it measures the tracked registry metrics and the
-four full-spectrum axes (Δr, λ, IMDB, λ_imsg; undefined = 0, metrics.md) of every layer, from which the
-driver computes the moving distance ‖x_l(t) − x_l(0)‖₂.
+weights file (every conv/linear weight at that step, dense excluded layers too); it measures the
+tracked registry metrics and the four full-spectrum axes (Δr, λ, IMDB, λ_imsg; undefined = 0,
+metrics.md) of every layer, from which the driver computes the moving distance ‖x_l(t) − x_l(0)‖₂.
 """
 
 from __future__ import annotations

@@ -36,9 +36,11 @@ def _masks(model, density=0.5):
     return sg.prune(model, "erk", density=density, seed=1)
 
 
-def _run(tmp_path, *, dst=False, every=None, epochs=2, hooks_extra=None, resume=False, model=None):
+def _run(tmp_path, *, dst=False, every=None, epochs=2, hooks_extra=None, resume=False, model=None, dense_last=False):
     model = model or _model()
     masks = _masks(model)
+    if dense_last:  # the classifier excluded: dense, not in the masks
+        masks = MaskSet({n: m for n, m in masks.items() if n != "5.weight"})
     updater = DSTUpdater(dst_schedule("set", epochs * 8, dst_interval=3), masks, seed=0) if dst else None
     tracker = TopologyTracker(tmp_path, model, masks, metrics=METRICS, input_shape=(1, 4, 4), iters_per_epoch=8,
                               epochs=epochs, every=every, updater=updater, executor="serial")
@@ -80,7 +82,7 @@ def test_tracked_values_equal_measure_on_the_snapshot(tmp_path):
     import sparsegraph as sg
 
     model = _model()
-    _run(tmp_path, model=model)
+    _run(tmp_path, model=model, dense_last=True)
     rows = read_track(tmp_path / "track.csv")
     net, layers = values_at(rows, 16)
     final = MaskSet.load(tmp_path / "track" / "step_16.safetensors")
@@ -90,6 +92,7 @@ def test_tracked_values_equal_measure_on_the_snapshot(tmp_path):
     assert net["spectral.full_spectrum"] == pytest.approx(expected.value("spectral.full_spectrum"), rel=1e-12)
     assert net["paths.log10_paths"] == pytest.approx(expected.value("paths.log10_paths"), rel=1e-12)
     assert layers["spectral.full_spectrum"]["3"] == pytest.approx(expected.value("spectral.full_spectrum", "3"))
+    assert layers["spectral.full_spectrum"]["5"] == pytest.approx(expected.value("spectral.full_spectrum", "5"))
 
 
 def test_dst_tracking_follows_every_update(tmp_path):
