@@ -18,6 +18,7 @@ after the last completed epoch; the configuration must be the one the run was st
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -121,6 +122,8 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     run_dir = Path(run_dir)
     if not 0 < config.density <= 1:
         raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
+    if config.plot and importlib.util.find_spec("matplotlib") is None:  # fail before the work, not after it
+        raise UsageError("--plot needs matplotlib: pip install 'sparsegraph[plot]'")
     info = dataset_info(config.dataset)
     num_classes = config.num_classes or info.num_classes
     if num_classes != info.num_classes:

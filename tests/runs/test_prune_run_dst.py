@@ -112,3 +112,15 @@ def test_cli_rejects_bad_dst_and_tracking_options(tmp_path, args, code, text):
                                        *args, "-o", str(tmp_path / "run")])
     assert result.exit_code == code, result.output
     assert text in result.output
+
+
+def test_plot_without_matplotlib_fails_before_any_work(tmp_path, monkeypatch):
+    import importlib.util
+
+    from sparsegraph.errors import UsageError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(UsageError, match=r"sparsegraph\[plot\]"):
+        run_prune(_config(plot=True), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
