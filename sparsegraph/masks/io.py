@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from sparsegraph.errors import MaskError
-from sparsegraph.utils import atomic_path
+from sparsegraph.utils.atomic import atomic_path, atomic_save_safetensors, atomic_torch_save
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -190,17 +190,15 @@ def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: d
     suffix = _suffix(path)
     if compact and suffix not in SAFETENSORS_SUFFIXES:
         raise MaskError(f"{path}: compact mask files are .safetensors files")
-    with atomic_path(path) as tmp:
-        if suffix in SAFETENSORS_SUFFIXES:
-            from safetensors.torch import save_file
-
-            if compact:
-                masks, encoding = _encode_compact(masks)
-                header = {**header, ENCODING_KEY: json.dumps(encoding)}
-            save_file(masks, str(tmp), metadata=header)
-        elif suffix in TORCH_SUFFIXES:
-            torch.save({**masks, HEADER_KEY: json.dumps(header)}, tmp)
-        else:
+    if suffix in SAFETENSORS_SUFFIXES:
+        if compact:
+            masks, encoding = _encode_compact(masks)
+            header = {**header, ENCODING_KEY: json.dumps(encoding)}
+        atomic_save_safetensors(masks, path, metadata=header)
+    elif suffix in TORCH_SUFFIXES:
+        atomic_torch_save({**masks, HEADER_KEY: json.dumps(header)}, path)
+    else:
+        with atomic_path(path) as tmp:
             _write_npz(tmp, {name: mask.numpy() for name, mask in masks.items()}, json.dumps(header))
 
 

@@ -94,12 +94,23 @@ def write_track(path: str | os.PathLike, rows: Iterable[TrackRow]) -> None:
 
 
 def append_rows(path: Path, rows: Iterable[TrackRow]) -> None:
-    """Append rows (creating the file with its header), flushed and fsynced like the run log."""
-    new = not path.exists()
-    with open(path, "a", encoding="utf-8", newline="") as fh:
-        fh.write(to_csv(rows, header=new))
-        fh.flush()
-        os.fsync(fh.fileno())
+    """Append rows (creating the file with its header), flushed and fsynced like the run log; a write
+    that fails (no space left) is cut off again and raises :class:`~sparsegraph.errors.OutputError`."""
+    from sparsegraph.utils.atomic import output_error
+
+    data = to_csv(rows, header=not path.exists()).encode("utf-8")
+    try:
+        with open(path, "ab") as fh:
+            start = fh.tell()
+            try:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError:
+                fh.truncate(start)
+                raise
+    except OSError as exc:
+        raise output_error(path, exc, len(data)) from None
 
 
 def tracked_steps(rows: Iterable[TrackRow]) -> list[int]:
