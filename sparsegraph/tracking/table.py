@@ -96,21 +96,9 @@ def write_track(path: str | os.PathLike, rows: Iterable[TrackRow]) -> None:
 def append_rows(path: Path, rows: Iterable[TrackRow]) -> None:
     """Append rows (creating the file with its header), flushed and fsynced like the run log; a write
     that fails (no space left) is cut off again and raises :class:`~sparsegraph.errors.OutputError`."""
-    from sparsegraph.utils.atomic import output_error
+    from sparsegraph.utils.atomic import append_durably
 
-    data = to_csv(rows, header=not path.exists()).encode("utf-8")
-    try:
-        with open(path, "ab") as fh:
-            start = fh.tell()
-            try:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            except OSError:
-                fh.truncate(start)
-                raise
-    except OSError as exc:
-        raise output_error(path, exc, len(data)) from None
+    append_durably(path, to_csv(rows, header=not path.exists()).encode("utf-8"))
 
 
 def tracked_steps(rows: Iterable[TrackRow]) -> list[int]:
