@@ -55,6 +55,8 @@ class PruneResult:
             e.g. PAGS rebalancing); None for results that were not produced by one selection.
         start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
             iteration k; 0 otherwise).
+        npb: NPB's report (options used, objective per layer; ``sparsegraph.pruning.npb.NpbReport``),
+            None for other methods.
     """
 
     masks: Any
@@ -65,6 +67,7 @@ class PruneResult:
     excluded: list[str] = field(default_factory=list)
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     start_iteration: int = 0
+    npb: Any = None
 
 
 @dataclass
