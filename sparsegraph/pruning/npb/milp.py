@@ -13,20 +13,33 @@ maximises ``α·A + (1 − α)·B + β·Reg`` with
 
 **The solved model.** The objective depends on M only through the column sums ``s_j = Σ_i M[i,j]``, the
 non-empty kernels per column ``k_j = #{i: M[i,j] ≥ 1}`` and the covered outputs; outputs are
-interchangeable. A pair (s_j, k_j) is realisable iff ``k_j ≤ s_j ≤ max_p·k_j`` and ``k_j ≤ C_out``, and laying
-the non-empty kernels of consecutive columns on consecutive outputs (cyclically) covers
-``min(C_out, Σ_j k_j)`` outputs, the most any M with these k_j can cover. So the MILP over
-``(s, k, u, v)`` below has the same optimum as the kernel-level MILP over M (``C_out·C_in`` integers
-plus one zero-kernel indicator each), with ``3·C_in + 1`` variables: whole 512×512 layers solve in
-milliseconds. The pos(·) node terms are the auxiliary variables ``u_j ≥ 1 − s_j`` and
-``v ≥ C_out − Σ_j k_j`` (integral at the optimum because s and k are integers)::
+interchangeable. A pair (s_j, k_j) is realisable iff ``k_j ≤ s_j ≤ max_p·k_j`` and ``k_j ≤ C_out``; every
+term is non-decreasing in k_j, so ``k_j = min(s_j, C_out)`` is optimal (and realisable whenever
+``s_j ≤ max_p·C_out``), and laying the non-empty kernels of consecutive columns on consecutive outputs
+(cyclically) covers ``min(C_out, Σ_j k_j)`` outputs, the most any M with these k_j covers. Each column's
+value is then concave in s_j, with three slopes: the first tap (``a_j ∈ {0, 1}``: path, kernel and the
+input node), taps 2…C_out (``b_j``: path and kernel) and the rest up to ``max_p·C_out`` (``c_j``: path
+only). Decreasing slopes make the segment variables fill in order at an optimum, so the MILP over
+``(a, b, c, v)``, ``s_j = a_j + b_j + c_j``, has the same optimum as the kernel-level MILP over M
+(``C_out·C_in`` integers plus one zero-kernel indicator each), with ``3·C_in + 1`` variables and two rows;
+whole 512×512 layers solve in milliseconds. The pos(·) node terms are the first-tap segments and the
+auxiliary ``v ≥ C_out − Σ_j (a_j + b_j)`` (uncovered outputs)::
 
-    maximise   −α/(C_in+C_out)·(Σ u + v) + (1−α)/max_path·Σ P_j s_j + β/n·Σ k_j   (+ constants)
-    subject to k_j ≤ s_j ≤ max_p·k_j,  Σ s_j = n,  s_j + u_j ≥ 1,  Σ_j k_j + v ≥ C_out,
-               s_j ∈ {0…max_p·C_out}, k_j ∈ {0…C_out}, u_j ∈ [0, 1], v ∈ [0, C_out].
+    maximise   Σ_j [(w_B·P_j + β/n + w_A)·a_j + (w_B·P_j + β/n)·b_j + w_B·P_j·c_j] − w_A·v   (+ constants)
+    subject to Σ_j (a_j + b_j + c_j) = n,  Σ_j (a_j + b_j) + v ≥ C_out,
+               a_j ∈ {0, 1}, b_j ∈ {0…C_out − 1}, c_j ∈ {0…(max_p − 1)·C_out}, v ∈ [0, C_out],
 
-The budget is an equality: every term is non-decreasing in M, so ``Σ M ≤ n`` and ``Σ M = n`` have the same
-optimum, and the layer keeps exactly n. The optimum is required to a relative gap of 1e-9.
+with ``w_A = α/(C_in + C_out)`` and ``w_B = (1 − α)/max_path`` (``node_term="paths"``: inputs without
+paths get no ``w_A`` and do not cover outputs). The budget is an equality: every term is
+non-decreasing in M, so ``Σ M ≤ n`` and ``Σ M = n`` have the same optimum, and the layer keeps exactly n.
+The optimum is required to a relative gap of 1e-9; the terms are recomputed from the integer M.
+
+Only the highest-P_in inputs get variables (:func:`candidate_columns`): A, Reg and the coverage depend
+on the multiset of the s_j within each group (inputs that count in A, the others) and B grows when
+larger s_j sit on larger P_in, so some optimum has s_j non-increasing in P_in within each group, and
+at most n/t columns hold t or more taps. The constraint matrix is
+totally unimodular (0/1 columns with consecutive ones), so the root LP is integral; presolve is off
+(on this model HiGHS's presolve costs ~40× the solve).
 """
 
 from __future__ import annotations
@@ -154,44 +167,60 @@ def check_problem(problem: LayerProblem) -> None:
                           f"{capacity} = {problem.c_out}×{problem.c_in}×{problem.max_p} taps fit)")
 
 
-def build_model(problem: LayerProblem):
-    """The column model's ``(c, constraints, integrality, bounds)`` for ``scipy.optimize.milp``.
+def candidate_columns(problem: LayerProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs that get an a, b and c variable (see the module docstring), sorted.
 
-    Variables ``x = [s (C_in), k (C_in), u (C_in), v]``; everything is built with ``scipy.sparse``.
+    At most ``n / t`` columns hold t or more taps, and within each group (inputs that count in A, the
+    others) an optimum has s_j non-increasing in P_in, so the a, b and c variables go to the
+    ``n``, ``n // 2`` and ``n // (C_out + 1)`` highest-P_in inputs of each group.
+    """
+    p = np.asarray(problem.p_in, dtype=np.float64)
+    live = problem.live_inputs()
+    orders = [group[np.argsort(-p[group], kind="stable")] for group in (np.flatnonzero(live), np.flatnonzero(~live))]
+    n = problem.budget
+    return tuple(np.sort(np.concatenate([order[:limit] for order in orders]))
+                 for limit in (n, n // 2, n // (problem.c_out + 1)))
+
+
+def build_model(problem: LayerProblem, columns: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None):
+    """The segment model's ``(c, constraints, integrality, bounds)`` for ``scipy.optimize.milp``.
+
+    Variables ``x = [a, b, c, v]`` with a, b, c for the inputs in ``columns`` (default: every input);
+    the two rows are built with ``scipy.sparse``.
     """
     import scipy.sparse as sp
     from scipy.optimize import Bounds, LinearConstraint
 
-    c_in, c_out, n = problem.c_in, problem.c_out, problem.budget
-    live = problem.live_inputs()
+    c_out, n = problem.c_out, problem.budget
+    if columns is None:
+        columns = (np.arange(problem.c_in),) * 3
+    cols_a, cols_b, cols_c = columns
+    live = problem.live_inputs().astype(np.float64)
     normaliser = max_path(problem.p_in, c_out, problem.max_p, n)
-    node_weight = problem.alpha / (c_in + c_out)
-    path_weight = (1.0 - problem.alpha) / normaliser if normaliser > 0 else 0.0
-    p = np.asarray(problem.p_in, dtype=np.float64)
+    node_weight = problem.alpha / (problem.c_in + c_out)
+    path = ((1.0 - problem.alpha) / normaliser if normaliser > 0 else 0.0) * np.asarray(problem.p_in, np.float64)
+    kernel = problem.beta / n
     # milp minimises: the negated objective without its constants
-    cost = np.concatenate([-path_weight * p, np.full(c_in, -problem.beta / n), np.full(c_in, node_weight),
-                           [node_weight]])
-    eye = sp.identity(c_in, format="csr")
-    zero = sp.csr_matrix((c_in, c_in))
-    col = sp.csr_matrix((c_in, 1))
-    ones = sp.csr_matrix(np.ones((1, c_in)))
-    rows = sp.vstack([
-        sp.hstack([eye, -eye, zero, col]),                       # s_j − k_j ≥ 0
-        sp.hstack([eye, -problem.max_p * eye, zero, col]),       # s_j − max_p·k_j ≤ 0
-        sp.hstack([ones, sp.csr_matrix((1, 2 * c_in + 1))]),     # Σ s = n
-        sp.hstack([eye, zero, eye, col]),                        # s_j + u_j ≥ 1
-        sp.hstack([sp.csr_matrix((1, c_in)), sp.csr_matrix(live.astype(np.float64)[None]),
-                   sp.csr_matrix((1, c_in)), sp.csr_matrix([[1.0]])]),  # Σ_live k + v ≥ C_out
-    ], format="csr")
-    lower = np.concatenate([np.zeros(c_in), np.full(c_in, -np.inf), [n], np.ones(c_in), [c_out]])
-    upper = np.concatenate([np.full(c_in, np.inf), np.zeros(c_in), [n], np.full(c_in, np.inf), [np.inf]])
-    # inputs that do not count in A (node_term="paths", P_in = 0) have u fixed at 1
-    u_low = np.where(live, 0.0, 1.0)
-    bounds = Bounds(np.concatenate([np.zeros(2 * c_in), u_low, [0.0]]),
-                    np.concatenate([np.full(c_in, problem.max_p * c_out), np.full(c_in, c_out), np.ones(c_in),
-                                    [c_out]]).astype(np.float64))
-    integrality = np.concatenate([np.ones(2 * c_in), np.zeros(c_in + 1)])
-    return cost, LinearConstraint(rows, lower, upper), integrality, bounds
+    cost = -np.concatenate([path[cols_a] + kernel + node_weight * live[cols_a], path[cols_b] + kernel,
+                            path[cols_c], [-node_weight]])
+    sizes = (len(cols_a), len(cols_b), len(cols_c))
+    rows = sp.csr_matrix(np.vstack([np.concatenate([np.ones(sum(sizes)), [0.0]]),  # Σ s = n
+                                    np.concatenate([live[cols_a], live[cols_b], np.zeros(sizes[2]), [1.0]])]))
+    constraints = LinearConstraint(rows, np.array([n, c_out], dtype=np.float64), np.array([n, np.inf]))
+    upper = np.concatenate([np.ones(sizes[0]), np.full(sizes[1], c_out - 1),
+                            np.full(sizes[2], (problem.max_p - 1) * c_out), [c_out]]).astype(np.float64)
+    integrality = np.concatenate([np.ones(sum(sizes)), [0]])
+    return cost, constraints, integrality, Bounds(np.zeros(sum(sizes) + 1), upper)
+
+
+def column_sums(x: np.ndarray, columns: tuple[np.ndarray, np.ndarray, np.ndarray], c_in: int) -> np.ndarray:
+    """s_j = a_j + b_j + c_j (int64, every input) from a solution ``x`` of :func:`build_model`."""
+    s = np.zeros(c_in, dtype=np.float64)
+    start = 0
+    for cols in columns:
+        np.add.at(s, cols, x[start:start + len(cols)])
+        start += len(cols)
+    return np.rint(s).astype(np.int64)
 
 
 def solve_layer(problem: LayerProblem, time_limit: float | None = None) -> LayerSolution:
@@ -203,8 +232,9 @@ def solve_layer(problem: LayerProblem, time_limit: float | None = None) -> Layer
     from scipy.optimize import milp
 
     check_problem(problem)
-    cost, constraints, integrality, bounds = build_model(problem)
-    options = {"mip_rel_gap": MIP_REL_GAP, "disp": False}
+    columns = candidate_columns(problem)
+    cost, constraints, integrality, bounds = build_model(problem, columns)
+    options = {"mip_rel_gap": MIP_REL_GAP, "presolve": False, "disp": False}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
     start = time.perf_counter()
@@ -215,10 +245,8 @@ def solve_layer(problem: LayerProblem, time_limit: float | None = None) -> Layer
                   2: "found the problem infeasible", 3: "found the problem unbounded"}.get(result.status,
                                                                                           "failed")
         raise SolverError(f"npb: layer {problem.name}: the MILP solver {reason} ({result.message.strip()})")
-    c_in = problem.c_in
-    s = np.rint(result.x[:c_in]).astype(np.int64)
-    k = np.rint(result.x[c_in:2 * c_in]).astype(np.int64)
-    k = np.where(s > 0, np.maximum(k, 1), 0)  # columns with taps have a kernel (exact at the optimum)
+    s = column_sums(result.x, columns, problem.c_in)
+    k = np.minimum(s, problem.c_out)
     counts = kernel_counts(s, k, problem.c_out, problem.max_p, problem.live_inputs())
     if int(counts.sum()) != problem.budget or int(counts.max(initial=0)) > problem.max_p:
         raise SolverError(f"npb: layer {problem.name}: the MILP solution is infeasible after rounding "

@@ -70,7 +70,9 @@ class NpbReport:
     Attributes:
         options: the ``npb_*`` values used.
         layers: one :class:`NpbLayerReport` per optimised layer, forward order.
-        solves: MILPs solved; ``solver_seconds``: their time; ``seconds``: the whole generator.
+        solves: chunk problems (the released code solves each); ``milps``: distinct MILPs solved (chunks of
+            a layer with equal rows, budget and max_p are one MILP); ``solver_seconds``: their time;
+            ``seconds``: the whole generator.
         moved: taps the post-pass moved to effective positions; ``ineffective``: kept taps that stayed
             ineffective (0 unless the budget could not be spent effectively; then a warning).
     """
@@ -78,6 +80,7 @@ class NpbReport:
     options: dict[str, Any]
     layers: list[NpbLayerReport] = field(default_factory=list)
     solves: int = 0
+    milps: int = 0
     solver_seconds: float = 0.0
     seconds: float = 0.0
     moved: int = 0
@@ -89,7 +92,7 @@ class NpbReport:
         return float(sum(layer.objective for layer in self.layers))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"options": dict(self.options), "objective": self.objective, "solves": self.solves,
+        return {"options": dict(self.options), "objective": self.objective, "solves": self.solves, "milps": self.milps,
                 "solver_seconds": self.solver_seconds, "seconds": self.seconds, "moved": self.moved,
                 "ineffective": self.ineffective, "layers": [asdict(layer) for layer in self.layers]}
 
@@ -198,7 +201,7 @@ def run_npb(model: nn.Module, density: float, data: Any = None, seed: int | None
             return torch.ones(info.weight_shape, dtype=torch.bool)
         p_in = inflow.per_unit().cpu().numpy().astype(np.float64)
         alive = inflow.alive_units().cpu().numpy()
-        counts, seconds, chunk_sum = _solve_plan(plan, p_in, alive, options, events, bar)
+        counts, seconds, chunk_sum, milps = _solve_plan(plan, p_in, alive, options, events, bar)
         keys = placement_keys(maskable.params[info.param], options.placement, generator)
         if not plan.budget:
             return place_taps(counts, keys)
@@ -209,6 +212,7 @@ def run_npb(model: nn.Module, density: float, data: Any = None, seed: int | None
                                             len(plan.chunks), terms.objective, terms.A, terms.B, terms.Reg,
                                             chunk_sum, seconds))
         report.solves += sum(1 for c in plan.chunks if c.budget)
+        report.milps += milps
         report.solver_seconds += seconds
         return place_taps(counts, keys)
 
@@ -233,25 +237,35 @@ def run_npb(model: nn.Module, density: float, data: Any = None, seed: int | None
 
 
 def _solve_plan(plan: LayerPlan, p_in: np.ndarray, alive: np.ndarray, options: NpbOptions,
-                events: list[dict[str, Any]], bar: Any) -> tuple[np.ndarray, float, float]:
-    """Solve every chunk of ``plan``; the layer's kernel counts, solver seconds and Σ chunk optima."""
+                events: list[dict[str, Any]], bar: Any) -> tuple[np.ndarray, float, float, int]:
+    """Solve every chunk of ``plan``: the layer's kernel counts, solver seconds, Σ chunk optima and MILPs solved.
+
+    The chunks of a layer share P_in, so chunks with the same rows, budget and max_p are one MILP: it is
+    solved once and its optimum reused (the released code solves each again).
+    """
     counts = np.zeros((plan.c_out, plan.c_in), dtype=np.int64)
     seconds = chunk_sum = 0.0
+    solved: dict[tuple[int, int, int], Any] = {}
     for index, chunk in enumerate(plan.chunks):
         if not chunk.budget:
             continue
         label = plan.name if len(plan.chunks) == 1 else f"{plan.name} (chunk {index}, rows {chunk.start}:{chunk.stop})"
-        problem = LayerProblem(label, chunk.stop - chunk.start, p_in, plan.taps, chunk.budget, chunk.max_p,
-                               options.alpha, plan.beta, options.node_term, alive)
-        solution = solve_layer(problem, time_limit=options.time_limit)
-        size = solution.size
-        logger.debug("npb: %s: %d variables (%d integer), %d constraints, %d nonzeros; solved in %.4f s", label,
-                     size.variables, size.integers, size.constraints, size.nonzeros, solution.seconds)
+        key = (chunk.stop - chunk.start, chunk.budget, chunk.max_p)
+        solution = solved.get(key)
+        reused = solution is not None
+        if not reused:
+            problem = LayerProblem(label, key[0], p_in, plan.taps, chunk.budget, chunk.max_p, options.alpha,
+                                   plan.beta, options.node_term, alive)
+            solution = solved[key] = solve_layer(problem, time_limit=options.time_limit)
+            seconds += solution.seconds
+            size = solution.size
+            logger.debug("npb: %s: %d variables (%d integer), %d constraints, %d nonzeros; solved in %.4f s",
+                         label, size.variables, size.integers, size.constraints, size.nonzeros, solution.seconds)
         counts[chunk.start:chunk.stop] = solution.counts
-        seconds += solution.seconds
         chunk_sum += solution.terms.objective
         events.append({"event": "npb_solve", "layer": plan.param, "chunk": index, "rows": [chunk.start, chunk.stop],
                        "budget": chunk.budget, "max_p": chunk.max_p, "beta": plan.beta,
-                       **asdict(solution.terms), **asdict(size), "seconds": solution.seconds})
+                       **asdict(solution.terms), **asdict(solution.size),
+                       "seconds": 0.0 if reused else solution.seconds, "reused": reused})
         bar.update(1)
-    return counts, seconds, chunk_sum
+    return counts, seconds, chunk_sum, len(solved)

@@ -102,3 +102,26 @@ def test_time_limit_is_an_error_naming_the_layer():
     problem = LayerProblem("big", 64, rng.random(512), 9, 3000, 6, 0.01, 2.0)
     with pytest.raises(SolverError, match="big: the MILP solver hit the time limit"):
         solve_layer(problem, time_limit=1e-7)
+
+
+def test_variables_for_the_top_inputs_only_keep_the_optimum():
+    from scipy.optimize import milp
+
+    from sparsegraph.pruning.npb.milp import build_model, column_sums
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        c_in = int(rng.integers(5, 40))
+        p_in = np.round(rng.random(c_in) * 5) * (rng.random(c_in) < 0.8)  # ties and dead inputs
+        c_out, max_p = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+        budget = min(int(rng.integers(1, 30)), c_out * c_in * max_p)
+        problem = LayerProblem("t", c_out, p_in, 9, budget, max_p, float(rng.random()), float(rng.random() * 2),
+                               ("code", "paths")[trial % 2])
+        cost, constraints, integrality, bounds = build_model(problem)  # every input gets variables
+        x = milp(cost, constraints=constraints, integrality=integrality, bounds=bounds,
+                 options={"mip_rel_gap": 1e-12}).x
+        s = column_sums(x, (np.arange(c_in),) * 3, c_in)
+        counts = kernel_counts(s, np.minimum(s, problem.c_out), problem.c_out, problem.max_p,
+                               problem.live_inputs())
+        assert solve_layer(problem).terms.objective == pytest.approx(layer_terms(counts, problem).objective,
+                                                                     abs=1e-9)
