@@ -172,16 +172,12 @@ def run_npb(model: nn.Module, density: float, data: Any = None, seed: int | None
     from sparsegraph.pruning.maskable import resolve_maskable
     from sparsegraph.pruning.npb.refine import refine_masks
     from sparsegraph.topology import trace
-    from sparsegraph.utils.seed import make_generator, resolve_seed
+    from sparsegraph.utils.seed import resolve_seed, run_generator
 
     started = time.perf_counter()
     options, common, init_data = _options(opts)
     seed = resolve_seed(seed)
-    generator = common["generator"]
-    if generator is None:
-        generator = make_generator(seed)
-    elif not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise UsageError("generator must be a CPU torch.Generator")
+    generator = run_generator(seed, common["generator"])
     shape = _input_shape(model, data, common["input_shape"], seed)
     maskable = resolve_maskable(model, dense_first_layer=common["dense_first_layer"],
                                 dense_classifier=common["dense_classifier"], exclude=common["exclude"],
