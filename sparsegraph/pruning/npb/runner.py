@@ -102,7 +102,7 @@ def _options(opts: dict[str, Any]) -> tuple[NpbOptions, dict[str, Any], dict[str
     unknown = sorted(set(opts) - set(valid))
     if unknown:
         raise UsageError(f"unknown option(s) for 'npb': {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
-    common = {**COMMON_NPB_OPTIONS, **{k: v for k, v in opts.items() if k in COMMON_NPB_OPTIONS}}
+    common = {**COMMON_NPB_OPTIONS, **{k: v for k, v in opts.items() if k in COMMON_NPB_OPTIONS and v is not None}}
     init_data = {k: opts[k] for k in INIT_DATA_OPTIONS if opts.get(k) is not None}
     return NpbOptions.from_options(opts), common, init_data
 

@@ -120,3 +120,11 @@ def test_mlp_layers_are_linear_milps(h):
     assert {layer.role for layer in result.npb.layers} == {"linear"}
     assert result.masks.num_kept == keep_count(0.05, result.masks.numel)
     assert torch.equal(result.masks["fc1.weight"], result.masks["fc1.weight"].bool())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_model_on_cuda_gives_the_cpu_mask(h):
+    model = h.make_resnet()
+    cpu = sg.prune(model, "npb", density=0.1, seed=0, input_shape=(3, 8, 8))
+    cuda = sg.prune(model.cuda(), "npb", density=0.1, seed=0, input_shape=(3, 8, 8))
+    assert cuda.fingerprint() == cpu.fingerprint()
