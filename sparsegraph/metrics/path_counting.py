@@ -74,7 +74,8 @@ class PathPasses:
         input_units_native: effective units of the network input in its own layout (used when no layer
             reads it).
         log_conservation: ``(log10 Σ_out f, log10 Σ_in b)`` for checks (``None`` entries when zero).
-        output_indicator: layer name -> ``B⁺`` of the tensor the layer writes (its output shape).
+        output_indicator: layer name -> ``B⁺`` of the tensor the layer writes (its output shape); filled
+            only when ``run_passes(..., output_indicators=True)``.
     """
 
     layers: tuple[str, ...]
@@ -339,7 +340,8 @@ def _effective_units(f_ind: Tensor, b_ind: Tensor) -> int:
 
 
 def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape: Sequence[int],
-               device: torch.device | str | None = None, topology: Any = None) -> PathPasses:
+               device: torch.device | str | None = None, topology: Any = None,
+               output_indicators: bool = False) -> PathPasses:
     """Trace ``model`` and run the exact count and indicator passes.
 
     Args:
@@ -348,6 +350,7 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         input_shape: per-sample input shape.
         device: where the passes run (default: the masks' device, else the model's, else CPU).
         topology: ``sg.trace(model, input_shape)`` when the caller already has it.
+        output_indicators: also keep ``B⁺`` of every layer's output (``PathPasses.output_indicator``).
 
     Raises:
         MetricError: an operation without a count-network meaning (``paths: unsupported operation``), or
@@ -384,7 +387,7 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         output_key=_source_key(topology, output.inputs[0]),
         output_units=sum(_effective_units(f_ind[i], b_ind[i]) for i in output.inputs),
         log_conservation=(log10_paths, _log10_total([input_counts])),
-        output_indicator={i.name: b_ind[i.node] for i in topology.layers},
+        output_indicator={i.name: b_ind[i.node] for i in topology.layers} if output_indicators else {},
     )
 
 

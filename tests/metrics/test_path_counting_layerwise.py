@@ -36,7 +36,7 @@ def test_inflow_counts_the_paths_into_each_unit_through_the_chosen_layers():
 def test_potential_effective_is_the_outer_product_of_the_indicators_and_contains_the_effective_weights():
     model = _mlp()
     topology = trace(model, (1, 2, 2))
-    passes = run_passes(model, MASKS, (1, 2, 2), topology=topology)
+    passes = run_passes(model, MASKS, (1, 2, 2), topology=topology, output_indicators=True)
     last = topology.layers[-1]
     inputs = {}
 

@@ -44,7 +44,7 @@ def refine_masks(model: torch.nn.Module, topology: Any, masks: Mapping[str, torc
                  generator: torch.Generator) -> RefineResult:
     """Run the post-pass on ``masks`` (param -> bool, CPU); the result keeps exactly as many weights."""
     weights = dict(model.named_parameters())
-    start = run_passes(model, masks, topology.input_shape, device="cpu", topology=topology)
+    start = run_passes(model, masks, topology.input_shape, device="cpu", topology=topology, output_indicators=True)
     carry, moved = 0, 0
     dropped: dict[str, torch.Tensor] = {}
 
