@@ -128,3 +128,13 @@ def test_a_model_on_cuda_gives_the_cpu_mask(h):
     cpu = sg.prune(model, "npb", density=0.1, seed=0, input_shape=(3, 8, 8))
     cuda = sg.prune(model.cuda(), "npb", density=0.1, seed=0, input_shape=(3, 8, 8))
     assert cuda.fingerprint() == cpu.fingerprint()
+
+
+def test_budget_that_cannot_be_spent_effectively_warns_with_the_count_and_keeps_k(h):
+    model = h.make_resnet()
+    with pytest.warns(UserWarning, match=r"npb: (\d+) kept weight\(s\) could not be placed"):
+        result = sg.pruning.run(model, "npb", density=0.01, seed=0, input_shape=(3, 8, 8), npb_placement="random")
+    masks = result.masks
+    assert masks.num_kept == keep_count(0.01, masks.numel)
+    effective = sg.measure(model, masks, PATHS, input_shape=(3, 8, 8)).value("paths.effective_weights")
+    assert result.npb.ineffective == masks.num_kept - effective > 0
