@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sparsegraph.errors import MetricError
+from sparsegraph.utils.memory import check_memory
 
 # At or below this density a layer runs as sparse products (metrics.md §8).
 SPARSE_DENSITY = 0.1
@@ -174,6 +175,11 @@ def _csr(rows: Tensor, cols: Tensor, size: tuple[int, int]) -> Tensor:
         return torch.sparse_csr_tensor(crow, cols, values, size)
 
 
+def _runs_sparse(info: Any, kept: int, numel: int) -> bool:
+    """Whether a layer runs as sparse products: density at most SPARSE_DENSITY, or a grouped conv."""
+    return numel > 0 and (kept <= SPARSE_DENSITY * numel or (info.kind == "conv2d" and info.groups > 1))
+
+
 class _LayerOp:
     """Forward, transposed and weight-gradient operators of one prunable layer with weight = its mask."""
 
@@ -184,8 +190,7 @@ class _LayerOp:
         self.numel = self.mask.numel()
         self.is_conv = info.kind == "conv2d"
         self.input_indicator_cols: Tensor | None = None
-        self.sparse = self.numel > 0 and (self.kept <= SPARSE_DENSITY * self.numel or
-                                          (self.is_conv and info.groups > 1))
+        self.sparse = _runs_sparse(info, self.kept, self.numel)
         if self.sparse:
             rows, cols = self._rolled_indices()
             n_cols = (info.in_shape[0] * info.kernel_size[0] * info.kernel_size[1]) if self.is_conv \
@@ -355,11 +360,15 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
     Raises:
         MetricError: an operation without a count-network meaning (``paths: unsupported operation``), or
             a model that cannot be traced.
+        MemoryLimitError: the trace or the passes are estimated above the memory limit (nothing is
+            allocated then).
     """
     masks = dict(masks or {})
     device = torch.device(device) if device is not None else _default_device(model, masks)
     if topology is None:
         topology = traced(model, input_shape)
+    check_memory(passes_bytes(topology, masks), "the paths passes (float64, every node of the traced dataflow) "
+                 f"on input {'x'.join(map(str, input_shape))}")
     ops: dict[str, _LayerOp] = {}
     for info in topology.layers:
         mask = masks.get(info.param)
@@ -429,15 +438,41 @@ def potential_effective(info: Any, f_ind: Tensor, b_ind: Tensor) -> Tensor:
 
 def traced(model: nn.Module, input_shape: Sequence[int]) -> Any:
     """``sg.trace(model, input_shape)``, with tracing failures reported as ``MetricError``."""
-    from sparsegraph.errors import SparsegraphError, UnsupportedOpError
+    from sparsegraph.errors import MemoryLimitError, SparsegraphError, UnsupportedOpError
     from sparsegraph.topology import trace
 
     try:
         return trace(model, tuple(input_shape))
+    except MemoryLimitError:
+        raise
     except UnsupportedOpError as exc:
         raise MetricError(f"paths: unsupported operation {exc.op} at {exc.module or '(root)'}: {exc.reason}") from exc
     except SparsegraphError as exc:
         raise MetricError(f"paths: {exc}") from exc
+
+
+def passes_bytes(topology: Any, masks: Mapping[str, Tensor]) -> int:
+    """Estimated peak bytes of :func:`run_passes` (float64), from the trace's shapes and the mask counts.
+
+    Every node keeps its forward and backward indicator (8 bytes per element each); a few count
+    tensors of two rows are live at a time (16 bytes per element, the three largest counted); each
+    layer holds its 0/1 operator (8 bytes per weight dense, about 24 per kept weight sparse); a sparse
+    convolution keeps its unfolded input (2 rows × C_in·kh·kw × output positions) from the forward to
+    the backward.
+    """
+    sizes = sorted(math.prod(node.out_shape) for node in topology.nodes)
+    total = 16 * sum(sizes) + 16 * sum(sizes[-3:])
+    for info in topology.layers:
+        numel = math.prod(info.weight_shape)
+        mask = masks.get(info.param)
+        kept = numel if mask is None else int(torch.count_nonzero(torch.as_tensor(mask)))
+        if not _runs_sparse(info, kept, numel):
+            total += 8 * numel
+            continue
+        total += 24 * kept
+        if info.kind == "conv2d":
+            total += 16 * info.in_shape[0] * math.prod(info.kernel_size) * math.prod(info.out_shape[1:])
+    return total
 
 
 def _exact_float(counts: Sequence[_Counts]) -> float:

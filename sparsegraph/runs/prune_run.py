@@ -9,8 +9,10 @@ The run directory (interfaces.md)::
     RUN_DIR/summary.json       final accuracy (if trained), density, timings
     RUN_DIR/checkpoints/       last.pt (every epoch) and best.safetensors
 
-Every file is written atomically. ``resume=True`` reuses the stored mask and continues training
-after the last completed epoch; the configuration must be the one the run was started with.
+Every file is written atomically; a file that cannot be written raises
+:class:`~sparsegraph.errors.OutputError` and leaves the files written before it intact.
+``resume=True`` reuses the stored mask and continues training after the last completed epoch; the
+configuration must be the one the run was started with.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import torch
 
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.seed import derive_seed
 from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
@@ -102,6 +104,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         UsageError: ``run_dir`` is not empty and ``resume`` is False, or options are invalid.
         BadInputError: a resumed run's stored configuration differs, the model does not fit the
             dataset, or an input cannot be read.
+        OutputError: a file of the run directory cannot be written.
     """
     from sparsegraph.data import dataset_info
     from sparsegraph.masks import MaskSet
@@ -296,8 +299,9 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
             raise BadInputError(f"{config_path}: the run was started with a different configuration "
                                 f"(differs in: {', '.join(differing)}); start a new run directory instead")
         return
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         raise UsageError(f"run directory {run_dir} is not empty; pass --resume to continue it or choose another -o")
+    prepare_output_dir(run_dir)  # a file in the way, or a directory that cannot be created, fails here
     atomic_write_text(config_path, json.dumps(resolved, indent=2) + "\n")
 
 
