@@ -41,6 +41,8 @@ DEFAULT_METRICS = ("density", "ramanujan", "spectral")
 SAMPLERS = ("pags", "pegs")
 # baselines that train inside pruning get the whole TrainData and the training options
 TRAINING_BASELINES = ("imp", "early-bird", "eb")
+# generators that show their own progress (tqdm on stderr)
+WITH_PROGRESS = ("npb",)
 START_WEIGHTS = "start_weights.safetensors"
 INITIAL_MASKS = "masks_init.safetensors"
 
@@ -169,6 +171,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         if start_path.exists():
             model.load_state_dict(load_state_dict(start_path, "start weights"))
         pags_layers = None
+        npb_report = _logged_npb_report(run_dir) if config.method == "npb" else None
     else:
         t0 = time.perf_counter()
         result = prune(model.to(resolve_device(config.device)), base_config.method, density=config.density,
@@ -182,6 +185,9 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             for event in result.events:
                 log.write(event.get("event", "score"), **{k: v for k, v in event.items() if k != "event"})
         pags_layers = next((e for e in result.events if e.get("event") == "pags_layers"), None)
+        npb_report = None if result.npb is None else result.npb.to_dict()
+        if npb_report is not None:
+            log.write("npb", **npb_report)
         masks = result.masks
         start_iteration = result.start_iteration
         if start_iteration:
@@ -243,6 +249,8 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         summary["tracking"] = tracking.to_dict()
     if snapshot_results is not None:
         summary["snapshots"] = snapshot_results
+    if npb_report is not None:
+        summary["npb"] = npb_report
     if config.method in SAMPLERS:
         from sparsegraph.pruning.samplers.plot import read_samples
         from sparsegraph.training.runlog import read_events
@@ -309,7 +317,19 @@ def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resum
                 "progress": progress, "device": config.device, "amp": config.amp,
                 "channels_last": config.channels_last, "deterministic": config.deterministic,
                 "select_on_test": config.select_on_test}
+    if config.method in WITH_PROGRESS:
+        return {"data": data.train, **options, "progress": progress}
     return {"data": data.train, **options}
+
+
+def _logged_npb_report(run_dir: Path) -> dict[str, Any] | None:
+    """The NPB report an interrupted run logged when it pruned (None for other methods)."""
+    from sparsegraph.training.runlog import read_events
+
+    rows = [r for r in read_events(run_dir / "log.jsonl") if r.get("event") == "npb"]
+    if not rows:
+        return None
+    return {k: v for k, v in rows[-1].items() if k not in ("event", "time", "elapsed_s")}
 
 
 def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, resume: bool, progress: bool,
