@@ -42,6 +42,19 @@ def best_of(repeat: int, run) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
+def paths_workload(kind: str = "erk", density: float = 0.01):
+    """A zero-argument run of the four ``paths.*`` metrics on ResNet-18 with ``kind`` masks (drawn here)."""
+    model = sg.create_model("resnet18")
+    shape = tuple(model.input_shape)
+    masks = sg.prune(model, kind, density=density, seed=0)
+
+    def four_metrics() -> dict:
+        with metric_cache():
+            return {m: compute_detailed(m, (model, masks), input_shape=shape).value for m in METRICS}
+
+    return four_metrics
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
