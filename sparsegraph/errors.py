@@ -169,6 +169,10 @@ class NonFiniteScoreError(SparsegraphError, ValueError):
     """A pruning score containing NaN or +-inf."""
 
 
+class SolverError(SparsegraphError):
+    """An exact solver (NPB's layer MILPs) failed, hit its time limit, or found the problem infeasible."""
+
+
 class TrainingError(SparsegraphError):
     """Training could not continue (e.g. a NaN loss); the last good checkpoint is kept."""
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -75,6 +75,8 @@ class PathPasses:
         input_units_native: effective units of the network input in its own layout (used when no layer
             reads it).
         log_conservation: ``(log10 Σ_out f, log10 Σ_in b)`` for checks (``None`` entries when zero).
+        output_indicator: layer name -> ``B⁺`` of the tensor the layer writes (its output shape); filled
+            only when ``run_passes(..., output_indicators=True)``.
     """
 
     layers: tuple[str, ...]
@@ -91,6 +93,30 @@ class PathPasses:
     output_key: int
     output_units: int
     log_conservation: tuple[float | None, float | None]
+    output_indicator: Mapping[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inflow:
+    """What reaches a prunable layer in the forward count pass.
+
+    Attributes:
+        counts: path counts into every input entry, times ``2**-exponent`` (shape: the layer's input).
+        exponent: the power of two the counts are scaled by.
+        indicator: ``F⁺`` of the same entries (0/1).
+    """
+
+    counts: Tensor
+    exponent: int
+    indicator: Tensor
+
+    def per_unit(self) -> Tensor:
+        """Counts summed over the positions of each unit (channel of (C,H,W), feature of (F,))."""
+        return self.counts.reshape(self.counts.shape[0], -1).sum(dim=1)
+
+    def alive_units(self) -> Tensor:
+        """Bool per unit: some path reaches one of its positions (exact, also where ``counts`` underflow)."""
+        return self.indicator.reshape(self.indicator.shape[0], -1).amax(dim=1) > 0
 
 
 # ------------------------------------------------------------------------------------------ numerics
@@ -319,7 +345,8 @@ def _effective_units(f_ind: Tensor, b_ind: Tensor) -> int:
 
 
 def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape: Sequence[int],
-               device: torch.device | str | None = None, topology: Any = None) -> PathPasses:
+               device: torch.device | str | None = None, topology: Any = None,
+               output_indicators: bool = False) -> PathPasses:
     """Trace ``model`` and run the exact count and indicator passes.
 
     Args:
@@ -328,6 +355,7 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         input_shape: per-sample input shape.
         device: where the passes run (default: the masks' device, else the model's, else CPU).
         topology: ``sg.trace(model, input_shape)`` when the caller already has it.
+        output_indicators: also keep ``B⁺`` of every layer's output (``PathPasses.output_indicator``).
 
     Raises:
         MetricError: an operation without a count-network meaning (``paths: unsupported operation``), or
@@ -368,7 +396,44 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         output_key=_source_key(topology, output.inputs[0]),
         output_units=sum(_effective_units(f_ind[i], b_ind[i]) for i in output.inputs),
         log_conservation=(log10_paths, _log10_total([input_counts])),
+        output_indicator={i.name: b_ind[i.node] for i in topology.layers} if output_indicators else {},
     )
+
+
+def forward_layerwise(topology: Any, choose: Callable[[Any, Inflow], Tensor],
+                      device: torch.device | str = "cpu") -> dict[str, Tensor]:
+    """The forward count pass, each layer's mask chosen from what reaches it (NPB's layer sweep).
+
+    The DAG is walked in topological order; at each prunable layer ``choose(info, inflow)`` returns the
+    layer's 0/1 mask (weight-shaped) given the :class:`Inflow` through the layers already chosen, and
+    the pass goes on with it. Every layer's inflow depends only on the layers before it in this order.
+
+    Returns:
+        parameter name -> the chosen bool mask (on ``device``).
+    """
+    device = torch.device(device)
+    ops: dict[str, _LayerOp] = {}
+    chosen: dict[str, Tensor] = {}
+
+    def decide(info: Any, x: _Counts) -> None:
+        mask = torch.as_tensor(choose(info, Inflow(x.data[0], x.exponent, x.data[1])))
+        if tuple(mask.shape) != tuple(info.weight_shape):
+            raise MetricError(f"paths: mask {info.param!r} has shape {tuple(mask.shape)}, the weight has "
+                              f"{tuple(info.weight_shape)}")
+        ops[info.name] = _LayerOp(info, mask if mask.dtype == torch.bool else mask != 0, device)
+        chosen[info.param] = ops[info.name].mask
+
+    with torch.no_grad():
+        _forward(topology, ops, device, decide)
+    return chosen
+
+
+def potential_effective(info: Any, f_ind: Tensor, b_ind: Tensor) -> Tensor:
+    """Every weight position, kept or not, that would be effective: the positive weight-gradient of the
+    indicators ``F⁺`` (the layer's input) and ``B⁺`` (its output); bool, weight-shaped."""
+    everything = torch.ones(info.weight_shape, dtype=torch.bool, device=f_ind.device)
+    with torch.no_grad():
+        return _LayerOp(info, everything, f_ind.device).effective(f_ind, b_ind)
 
 
 def traced(model: nn.Module, input_shape: Sequence[int]) -> Any:
@@ -426,11 +491,13 @@ def _default_device(model: nn.Module, masks: Mapping[str, Tensor]) -> torch.devi
     return param.device if param is not None else torch.device("cpu")
 
 
-def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device
+def _forward(topology: Any, ops: dict[str, _LayerOp], device: torch.device,
+             before_layer: Callable[[Any, _Counts], None] | None = None
              ) -> tuple[dict[int, Tensor], list[_Counts]]:
     """The forward indicator ``F⁺`` of every node, and the counts of the tensors the output reads.
 
-    A node's counts are dropped once every node reading it has been computed.
+    A node's counts are dropped once every node reading it has been computed. ``before_layer(info,
+    counts)``, when given, runs as each layer is reached and may set ``ops[info.name]``.
     """
     readers = Counter(i for node in topology.nodes for i in node.inputs)
     live: dict[int, _Counts] = {}
@@ -440,6 +507,8 @@ def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device
             counts = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0, False)
         elif node.kind == "layer":
             x = live[node.inputs[0]]
+            if before_layer is not None:
+                before_layer(topology.layer(node.params["name"]), x)
             counts = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent, owned=True)
         else:
             datas, top = _aligned([live[i] for i in node.inputs])

@@ -85,7 +85,8 @@ GENERATORS: Registry[GeneratorInfo] = Registry(
     "pruning method", entry_point_group=ENTRY_POINT_GROUP, load_plugin=_load_plugin,
     builtins=("sparsegraph.pruning.generators",  # magnitude, random, snip, grasp, synflow ...
               "sparsegraph.pruning.samplers",    # PAGS, PEGS
-              "sparsegraph.pruning.baselines"),  # IMP, Early-Bird
+              "sparsegraph.pruning.baselines",   # IMP, Early-Bird
+              "sparsegraph.pruning.dst"),        # SET, RigL
     listing=lambda: "choose one of: " + ", ".join(sorted(GENERATORS.names())))
 
 

@@ -8,6 +8,8 @@ The run directory (interfaces.md)::
     RUN_DIR/log.jsonl          one line per event
     RUN_DIR/summary.json       final accuracy (if trained), density, timings
     RUN_DIR/checkpoints/       last.pt (every epoch) and best.safetensors
+    RUN_DIR/masks_init.safetensors   set/rigl: the initial mask (masks.safetensors is the final one)
+    RUN_DIR/track/, track.csv  with ``track``: mask snapshots and the tracked metrics per step
 
 Every file is written atomically; a file that cannot be written raises
 :class:`~sparsegraph.errors.OutputError` and leaves the files written before it intact.
@@ -18,6 +20,7 @@ configuration must be the one the run was started with.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -40,7 +43,10 @@ DEFAULT_METRICS = ("density", "ramanujan", "spectral")
 SAMPLERS = ("pags", "pegs")
 # baselines that train inside pruning get the whole TrainData and the training options
 TRAINING_BASELINES = ("imp", "early-bird", "eb")
+# generators that show their own progress (tqdm on stderr)
+WITH_PROGRESS = ("npb",)
 START_WEIGHTS = "start_weights.safetensors"
+INITIAL_MASKS = "masks_init.safetensors"
 
 
 @dataclass
@@ -64,7 +70,11 @@ class PruneRunConfig:
         device, amp, channels_last, deterministic: execution options.
         metrics: metric names or families written to ``metrics.json``.
         train_snapshots: also train every PAGS/PEGS snapshot mask (the seed's "Best" / "Avg ± std").
-        plot: write ``RUN_DIR/pags.png`` (best score against samples) for PAGS/PEGS runs.
+        plot: write ``RUN_DIR/pags.png`` (best score against samples) for PAGS/PEGS runs, and
+            ``RUN_DIR/track_<family>.png`` for tracked runs.
+        track: metric names or families followed over training (``track.csv``, ``track/``); empty:
+            no tracking.
+        track_every: track every N steps (None: at step 0, every mask update and every epoch end).
     """
 
     model: str
@@ -89,10 +99,13 @@ class PruneRunConfig:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     train_snapshots: bool = False
     plot: bool = False
+    track: tuple[str, ...] = ()
+    track_every: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
+        d["track"] = list(self.track)
         return d
 
 
@@ -108,14 +121,16 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     """
     from sparsegraph.data import dataset_info
     from sparsegraph.masks import MaskSet
-    from sparsegraph.metrics import measure
     from sparsegraph.pruning import run as prune
+    from sparsegraph.pruning.dst.runner import DST_METHODS, split_dst_options
     from sparsegraph.training import RunLog, load_train_data, resolve_recipe, train
 
     started = time.perf_counter()
     run_dir = Path(run_dir)
     if not 0 < config.density <= 1:
         raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
+    if config.plot and importlib.util.find_spec("matplotlib") is None:  # fail before the work, not after it
+        raise UsageError("--plot needs matplotlib: pip install 'sparsegraph[plot]'")
     info = dataset_info(config.dataset)
     num_classes = config.num_classes or info.num_classes
     if num_classes != info.num_classes:
@@ -138,19 +153,31 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     masks_path = run_dir / "masks.safetensors"
     start_path = run_dir / START_WEIGHTS
     start_iteration = 0
-    if config.method in TRAINING_BASELINES and recipe.epochs < 1:
+    dst = config.method in DST_METHODS
+    if (config.method in TRAINING_BASELINES or dst) and recipe.epochs < 1:
         raise UsageError(f"method {config.method!r} trains the network: give --recipe or --epochs > 0")
-    if resume and masks_path.exists():
-        masks = MaskSet.load(masks_path)
-        masks.check_fits(model, source=str(masks_path))
+    if config.track_every is not None and not config.track:
+        raise UsageError("--track-every needs --track METRICS")
+    if config.track and recipe.epochs < 1:
+        raise UsageError("tracking follows the mask over training: give --recipe or --epochs > 0")
+    # set/rigl: the initial mask comes from the base generator, the mask then changes while training
+    dst_options, base_config = None, config
+    if dst:
+        dst_options, base_options = split_dst_options(config.method, dict(config.method_options))
+        base_config = dataclasses.replace(config, method=dst_options["base"], method_options=base_options)
+    initial_path = run_dir / INITIAL_MASKS if dst else masks_path
+    if resume and initial_path.exists():
+        masks = MaskSet.load(initial_path)
+        masks.check_fits(model, source=str(initial_path))
         start_iteration = int(masks.metadata.get("start_iteration", 0))
         if start_path.exists():
             model.load_state_dict(load_state_dict(start_path, "start weights"))
+        npb_report = _logged_npb_report(run_dir) if config.method == "npb" else None
     else:
         t0 = time.perf_counter()
-        result = prune(model.to(resolve_device(config.device)), config.method, density=config.density,
+        result = prune(model.to(resolve_device(config.device)), base_config.method, density=config.density,
                        seed=config.seed, input_shape=info.input_shape,
-                       **_method_arguments(config, data, recipe, run_dir, resume, log, progress))
+                       **_method_arguments(base_config, data, recipe, run_dir, resume, log, progress))
         timings["scoring"] = time.perf_counter() - t0
         for key, value in result.timings.items():
             if key != "total":
@@ -158,15 +185,18 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         if config.method not in SAMPLERS:  # samplers log their own rows as they go
             for event in result.events:
                 log.write(event.get("event", "score"), **{k: v for k, v in event.items() if k != "event"})
+        npb_report = None if result.npb is None else result.npb.to_dict()
+        if npb_report is not None:
+            log.write("npb", **npb_report)
         masks = result.masks
         start_iteration = result.start_iteration
         if start_iteration:
             masks.metadata["start_iteration"] = start_iteration
-        if config.method in SAMPLERS + TRAINING_BASELINES:
+        if base_config.method in SAMPLERS + TRAINING_BASELINES:
             # θ_t (PEGS), θ_k (IMP) or the Early-Bird start: the weights sparse training starts from
             model.load_state_dict(result.weights)
             save_state_dict(start_path, model)
-        masks.save(masks_path)
+        masks.save(initial_path)
     masks.apply(model)
     sampler = SamplerOutcome.from_metadata(masks.metadata)  # PAGS/PEGS: stored with the mask (resume too)
     if config.plot and config.method in SAMPLERS:
@@ -174,23 +204,38 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
 
         plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
 
-    t0 = time.perf_counter()
-    metrics_doc = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
-                          model_spec=config.model, masks_path=str(masks_path)).to_dict()
-    if sampler is not None:
-        metrics_doc["pags"] = {"layers": sampler.layers, "drift": sampler.drift, "score": sampler.score}
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
-    timings["metrics"] = time.perf_counter() - t0
+    if not dst:  # a DST run measures its final mask after training
+        _write_metrics(config, model, masks, masks_path, info.input_shape, sampler, run_dir, timings)
 
-    trained = None
+    trained = dynamic = tracking = None
     if recipe.epochs > 0:
         t0 = time.perf_counter()
-        trained = train(model, masks, data, recipe=recipe, run_dir=run_dir, seed=config.seed,
-                        device=config.device, amp=config.amp, channels_last=config.channels_last,
-                        deterministic=config.deterministic, resume=resume and _has_checkpoint(run_dir),
-                        progress=progress, log=log, select_on_test=config.select_on_test,
-                        start_iteration=start_iteration)
+        hooks, updater, tracker = _training_hooks(config, dst_options, masks, model, data, recipe, run_dir, log,
+                                                  info.input_shape)
+        try:
+            trained = train(model, masks, data, recipe=recipe, run_dir=run_dir, seed=config.seed,
+                            device=config.device, amp=config.amp, channels_last=config.channels_last,
+                            deterministic=config.deterministic, resume=resume and _has_checkpoint(run_dir),
+                            progress=progress, log=log, select_on_test=config.select_on_test,
+                            start_iteration=start_iteration, hooks=hooks)
+        except BaseException:
+            if tracker is not None:  # stop the worker; its pending files stay for --resume
+                tracker.close()
+            raise
         timings["training"] = time.perf_counter() - t0
+        if tracker is not None:
+            tracking = tracker.finish()
+            if config.plot:
+                from sparsegraph.tracking.plot import plot_tracking
+
+                tracking.plots = [p.name for p in plot_tracking(run_dir / "track.csv", run_dir)]
+        if updater is not None:
+            from sparsegraph.pruning.dst.runner import DSTSummary, final_masks
+
+            dynamic = DSTSummary.of(config.method, dst_options["base"], updater, masks.fingerprint())
+            masks = final_masks(updater, dynamic, config.seed, config.density)
+            masks.save(masks_path)
+            _write_metrics(config, model, masks, masks_path, info.input_shape, None, run_dir, timings)
     snapshot_results = None
     if config.train_snapshots and recipe.epochs > 0 and config.method in SAMPLERS:
         t0 = time.perf_counter()
@@ -198,10 +243,49 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
                                             info.input_shape)
         timings["snapshot_training"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
-    summary = _summary(config, info.name, model, masks, trained, timings, sampler, snapshot_results)
+    summary = _summary(config, info.name, model, masks, trained, timings, sampler=sampler,
+                       snapshots=snapshot_results, npb=npb_report,
+                       dst=None if dynamic is None else dynamic.to_dict(),
+                       tracking=None if tracking is None else tracking.to_dict())
     summary.write(run_dir)
     log.write("summary", **summary.to_dict())
     return summary
+
+
+def _write_metrics(config: PruneRunConfig, model: torch.nn.Module, masks, masks_path: Path, input_shape,
+                   sampler: SamplerOutcome | None, run_dir: Path, timings: dict[str, float]) -> None:
+    """``metrics.json``: the ``measure`` document of ``masks`` on ``model`` (plus the PAGS layer table)."""
+    from sparsegraph.metrics import measure
+
+    t0 = time.perf_counter()
+    metrics_doc = measure(model, masks, list(config.metrics), input_shape=input_shape,
+                          model_spec=config.model, masks_path=str(masks_path)).to_dict()
+    if sampler is not None:
+        metrics_doc["pags"] = {"layers": sampler.layers, "drift": sampler.drift, "score": sampler.score}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
+    timings["metrics"] = time.perf_counter() - t0
+
+
+def _training_hooks(config: PruneRunConfig, dst_options: dict | None, masks, model, data, recipe, run_dir: Path,
+                    log, input_shape):
+    """``(TrainHooks, DST updater or None, tracker or None)`` for the run's training."""
+    from sparsegraph.pruning.baselines.training_run import iters_per_epoch
+    from sparsegraph.training import TrainHooks
+
+    ipe = iters_per_epoch(data, recipe)
+    updater = tracker = None
+    if dst_options is not None:
+        from sparsegraph.pruning.dst.runner import dst_updater
+
+        updater = dst_updater(config.method, recipe.epochs * ipe, dst_options, masks, config.seed, log,
+                              config.method_options.get("tie_break", "random"))
+    if config.track:
+        from sparsegraph.tracking import TopologyTracker
+
+        tracker = TopologyTracker(run_dir, model, masks, metrics=config.track, input_shape=input_shape,
+                                  iters_per_epoch=ipe, epochs=recipe.epochs, every=config.track_every,
+                                  updater=updater)
+    return TrainHooks(mask_updater=updater, **(tracker.hooks() if tracker else {})), updater, tracker
 
 
 def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resume: bool, log,
@@ -216,7 +300,19 @@ def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resum
                 "progress": progress, "device": config.device, "amp": config.amp,
                 "channels_last": config.channels_last, "deterministic": config.deterministic,
                 "select_on_test": config.select_on_test}
+    if config.method in WITH_PROGRESS:
+        return {"data": data.train, **options, "progress": progress}
     return {"data": data.train, **options}
+
+
+def _logged_npb_report(run_dir: Path) -> dict[str, Any] | None:
+    """The NPB report an interrupted run logged when it pruned (None for other methods)."""
+    from sparsegraph.training.runlog import read_events
+
+    rows = [r for r in read_events(run_dir / "log.jsonl") if r.get("event") == "npb"]
+    if not rows:
+        return None
+    return {k: v for k, v in rows[-1].items() if k not in ("event", "time", "elapsed_s")}
 
 
 def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, resume: bool, progress: bool,
@@ -308,8 +404,9 @@ def _warn(log, message: str) -> None:
 
 
 def _summary(config: PruneRunConfig, dataset: str, model: torch.nn.Module, masks, trained,
-             timings: dict[str, float], sampler: SamplerOutcome | None,
-             snapshots: dict[str, Any] | None) -> RunSummary:
+             timings: dict[str, float], *, sampler: SamplerOutcome | None, snapshots: dict[str, Any] | None,
+             npb: dict[str, Any] | None, dst: dict[str, Any] | None, tracking: dict[str, Any] | None
+             ) -> RunSummary:
     weights = {f"{name}.weight": m.weight for name, m in model.named_modules()
                if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
     total = sum(w.numel() for w in weights.values())
@@ -322,4 +419,4 @@ def _summary(config: PruneRunConfig, dataset: str, model: torch.nn.Module, masks
         nonzero_weights=nonzero, layer_densities=masks.layer_densities(), mask_fingerprint=masks.fingerprint(),
         seed=config.seed, timings=timings, sparsegraph_version=__version__, torch_version=torch.__version__,
         training=None if trained is None else TrainingOutcome.from_train_result(trained),
-        sampler=sampler, snapshots=snapshots)
+        sampler=sampler, snapshots=snapshots, npb=npb, dst=dst, tracking=tracking)

@@ -29,6 +29,9 @@ from sparsegraph.utils.atomic import atomic_write_text
 FORMAT = "sparsegraph.summary/1"
 FILENAME = "summary.json"
 # summary.json keys of the PAGS/PEGS outcome
+# what a method or option adds to the summary, stored as its own key (in this order)
+_REPORTS = ("dst", "tracking", "snapshots", "npb")
+_GROUPS = ("training", "sampler", *_REPORTS)
 _SAMPLER_KEYS = {"base": "base", "pags_base_score": "base_score", "pags_score": "score",
                  "pags_samples": "samples", "pags_rebalanced_score": "rebalanced_score"}
 
@@ -71,6 +74,9 @@ class RunSummary(Mapping):
         training: the training outcome, or None when nothing was trained.
         sampler: the PAGS/PEGS outcome (``pags_*`` keys in the file), or None.
         snapshots: with ``train_snapshots``, the snapshot masks' trained accuracies and statistics.
+        npb: for ``npb``, its report (``NpbReport.to_dict()``: options, objective per layer, solver time).
+        dst: for ``set`` / ``rigl``, the ``DSTSummary`` (mask updates, schedule, ITOP rate).
+        tracking: with ``track``, the tracking summary (steps in ``track.csv``, the final values).
     """
 
     model: str
@@ -89,18 +95,19 @@ class RunSummary(Mapping):
     training: TrainingOutcome | None = None
     sampler: SamplerOutcome | None = None
     snapshots: dict[str, Any] | None = None
+    npb: dict[str, Any] | None = None
+    dst: dict[str, Any] | None = None
+    tracking: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------------------------- the file
     def to_dict(self) -> dict[str, Any]:
         """The ``summary.json`` document (flat keys, as interfaces.md lists them)."""
         out: dict[str, Any] = {"format": FORMAT}
-        out.update({f.name: getattr(self, f.name) for f in fields(self)
-                    if f.name not in ("training", "sampler", "snapshots")})
+        out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in _GROUPS})
         out["timings"] = {k: round(v, 4) for k, v in self.timings.items()}
         if self.training is not None:
             out.update(asdict(self.training))
-        if self.snapshots is not None:
-            out["snapshots"] = self.snapshots
+        out.update({key: getattr(self, key) for key in _REPORTS if getattr(self, key) is not None})
         if self.sampler is not None:
             values = asdict(self.sampler)
             out.update({key: values[attr] for key, attr in _SAMPLER_KEYS.items()
@@ -112,7 +119,7 @@ class RunSummary(Mapping):
         """The inverse of :meth:`to_dict` (missing optional keys read as None)."""
         if d.get("format", FORMAT) != FORMAT:
             raise BadInputError(f"not a {FORMAT} document (format {d.get('format')!r})")
-        base = {f.name: d.get(f.name) for f in fields(cls) if f.name not in ("training", "sampler", "snapshots")}
+        base = {f.name: d.get(f.name) for f in fields(cls) if f.name not in _GROUPS}
         base["timings"] = dict(d.get("timings") or {})
         base["layer_densities"] = dict(d.get("layer_densities") or {})
         training = None
@@ -121,7 +128,7 @@ class RunSummary(Mapping):
         sampler = None
         if "pags_score" in d:
             sampler = SamplerOutcome(**{attr: d.get(key) for key, attr in _SAMPLER_KEYS.items()})
-        return cls(**base, training=training, sampler=sampler, snapshots=d.get("snapshots"))
+        return cls(**base, training=training, sampler=sampler, **{key: d.get(key) for key in _REPORTS})
 
     def write(self, run_dir: str | os.PathLike) -> Path:
         """Write ``RUN_DIR/summary.json`` atomically; returns its path."""
@@ -176,6 +183,17 @@ class RunSummary(Mapping):
             lines.append(f"PAGS score        {self.sampler.score:.6g} (base {base})")
             if self.sampler.rebalanced_score is not None:
                 lines.append(f"rebalanced score  {self.sampler.rebalanced_score:.6g} (exactly K weights)")
+        if self.npb is not None:
+            lines.append(f"NPB objective     {self.npb['objective']:.6g} (sum over {len(self.npb['layers'])} "
+                         f"layers; {self.npb['solves']} MILPs, {self.npb['solver_seconds']:.2f} s in the solver)")
+        if self.dst is not None:
+            lines.append(f"mask updates      {self.dst['updates']} every {self.dst['interval']} steps "
+                         f"(ζ0 {self.dst['fraction']:g}, {self.dst['schedule']}, stop {self.dst['stop']:g}); "
+                         f"ITOP rate {self.dst['itop_rate']:.4f}")
+        if self.tracking is not None:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in self.tracking["final"].items() if v is not None)
+            lines.append(f"tracked           {self.tracking['steps']} steps in track.csv; at step "
+                         f"{self.tracking['final_step']}: {shown}")
         if self.training is not None:
             if self.training.test_at_best_val is not None:
                 lines.append(f"test accuracy     {self.training.test_at_best_val:.4f} "

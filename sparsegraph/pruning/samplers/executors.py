@@ -23,6 +23,7 @@ from torch import nn
 from sparsegraph.errors import InternalError
 from sparsegraph.pruning.samplers.scoring import CandidateScore, ScoreSpec, score_masks
 from sparsegraph.utils.parallel import EXECUTORS, require_ray, resolve_executor
+from sparsegraph.utils.threads import thread_limit, use_worker_threads
 
 __all__ = ["EXECUTORS", "PackedMasks", "WorkerContext", "check_executor", "make_executor", "score_task"]
 
@@ -64,7 +65,7 @@ _CONTEXT: WorkerContext | None = None
 def init_worker(context: WorkerContext) -> None:
     """Pool initializer: keep the context for the tasks; one thread per worker (the pool is the parallelism)."""
     global _CONTEXT
-    torch.set_num_threads(1)
+    use_worker_threads()
     _CONTEXT = context
 
 
@@ -78,6 +79,12 @@ def score_task(masks: PackedMasks | Mapping[str, torch.Tensor], context: WorkerC
     return score_masks(ctx.model, unpacked, ctx.spec)
 
 
+def ray_score_task(masks: PackedMasks, context: WorkerContext) -> CandidateScore:
+    """:func:`score_task` as a Ray task: a Ray task holds one CPU, so one thread in every pool."""
+    use_worker_threads()
+    return score_task(masks, context)
+
+
 def worker_context(model: nn.Module, spec: ScoreSpec) -> WorkerContext:
     """A CPU copy of ``model`` for workers (the caller's model is not touched)."""
     cpu = copy.deepcopy(model).to("cpu")
@@ -88,14 +95,10 @@ def worker_context(model: nn.Module, spec: ScoreSpec) -> WorkerContext:
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Score with one torch thread, as pool workers do: eigensolver results then do not depend on the
-    thread count, so the serial executor reproduces any pool bitwise."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    """Score with one thread in every BLAS, OpenMP and torch pool, as pool workers do: eigensolver results
+    then do not depend on the thread count, so the serial executor reproduces any pool bitwise."""
+    with thread_limit(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class SerialExecutor:
@@ -151,7 +154,7 @@ def make_executor(kind: str, workers: int, context: WorkerContext, ray_address: 
     if kind == "ray":
         from sparsegraph.pruning.samplers.executor_ray import RayExecutor
 
-        return RayExecutor(context, workers, address=ray_address, task=score_task, pack=PackedMasks.pack)
+        return RayExecutor(context, workers, address=ray_address, task=ray_score_task, pack=PackedMasks.pack)
     if kind == "serial" or workers == 1:
         return SerialExecutor(context)
     return ProcessExecutor(context, workers)

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Mapping
@@ -222,6 +223,9 @@ class PagsRun:
         executor = make_executor(self.own["executor"], self.own["workers"],
                                  worker_context(self.model, self.spec), self.own["ray_address"])
         bar = self._progress(population + 1, first)
+        driver = contextlib.ExitStack()
+        if self.own["executor"] != "serial":  # a pool holds the cores: the driver generates on one thread too
+            driver.enter_context(single_threaded())
         try:
             stream = ((j, self.sampler.sample(j)) for j in range(first, population + 1))
             for (j, sample), score in executor.imap(((j, s), s.masks) for j, s in stream):
@@ -245,6 +249,7 @@ class PagsRun:
                     bar.update(1)
         finally:
             executor.close()
+            driver.close()
             if bar is not None:
                 bar.close()
 
