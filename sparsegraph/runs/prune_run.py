@@ -28,6 +28,7 @@ from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
 from sparsegraph.utils.atomic import atomic_write_text
 from sparsegraph.utils.device import resolve_device
+from sparsegraph.utils.optional import require
 from sparsegraph.utils.seed import derive_seed
 from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
 
@@ -37,6 +38,10 @@ SAMPLERS = ("pags", "pegs")
 # baselines that train inside pruning get the whole TrainData and the training options
 TRAINING_BASELINES = ("imp", "early-bird", "eb")
 START_WEIGHTS = "start_weights.safetensors"
+# configuration keys that change no result: a resumed run may differ in them
+_OUTPUT_ONLY = ("sparsegraph_version", "plot")
+# what a run writes before its first result; a directory holding only these can be started again
+_START_FILES = ("config.json", "log.jsonl")
 
 
 @dataclass
@@ -117,6 +122,8 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         raise BadInputError(f"--num-classes {num_classes} does not match dataset {info.name}, "
                             f"which has {info.num_classes} classes")
     recipe = resolve_recipe(config.recipe, info.name, **config.train_options)
+    if config.plot and config.method in SAMPLERS:
+        require("matplotlib", "--plot")  # before any work: a run must not die at its end for a missing extra
     resolved = {**config.to_dict(), "dataset": info.name, "num_classes": num_classes,
                 "recipe_resolved": recipe.to_dict(), "sparsegraph_version": __version__}
     _prepare_run_dir(run_dir, resolved, resume)
@@ -165,10 +172,6 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             save_state_dict(start_path, model)
         masks.save(masks_path)
     masks.apply(model)
-    if config.plot and config.method in SAMPLERS:
-        from sparsegraph.pruning.samplers.plot import plot_pags
-
-        plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
 
     t0 = time.perf_counter()
     metrics_doc = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
@@ -212,7 +215,19 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
                 summary["pags_rebalanced_score"] = rebalanced[-1]["score"]
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.write("summary", **summary)
+    if config.plot and config.method in SAMPLERS:
+        _plot(run_dir, log)
     return summary
+
+
+def _plot(run_dir: Path, log) -> None:
+    """``pags.png``, drawn last: a plotting failure warns and never costs the results written before it."""
+    from sparsegraph.pruning.samplers.plot import plot_pags
+
+    try:
+        plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
+    except Exception as exc:  # matplotlib's own failures (backends, fonts) must not fail a finished run
+        _warn(log, f"pags.png not written: {type(exc).__name__}: {exc}")
 
 
 def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resume: bool, log,
@@ -271,14 +286,34 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
         except (OSError, json.JSONDecodeError) as exc:
             raise BadInputError(f"{config_path}: unreadable run configuration ({exc})") from None
         differing = sorted(k for k in set(stored) | set(resolved)
-                           if k != "sparsegraph_version" and stored.get(k) != _jsonable(resolved.get(k)))
+                           if k not in _OUTPUT_ONLY and stored.get(k) != _jsonable(resolved.get(k)))
+        if differing and not _has_results(run_dir):
+            _restart(run_dir, resolved, f"differs in: {', '.join(differing)}")
+            return
         if differing:
             raise BadInputError(f"{config_path}: the run was started with a different configuration "
                                 f"(differs in: {', '.join(differing)}); start a new run directory instead")
         return
+    if config_path.exists() and not _has_results(run_dir):
+        _restart(run_dir, resolved, "an earlier start failed before producing results")
+        return
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UsageError(f"run directory {run_dir} is not empty; pass --resume to continue it or choose another -o")
     atomic_write_text(config_path, json.dumps(resolved, indent=2) + "\n")
+
+
+def _has_results(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds anything but the files a run writes as it starts (empty folders aside)."""
+    return any(p.is_file() and p.relative_to(run_dir).as_posix() not in _START_FILES for p in run_dir.rglob("*"))
+
+
+def _restart(run_dir: Path, resolved: dict[str, Any], why: str) -> None:
+    """Start a run directory again that holds no results: a failed start must not block its retry."""
+    import warnings
+
+    warnings.warn(f"{run_dir} holds no results ({why}); starting the run again there", stacklevel=4)
+    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    atomic_write_text(run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
 
 
 def _jsonable(value: Any) -> Any:
