@@ -7,7 +7,7 @@ Each entry point names either a module, imported for its ``register_metric`` sid
 Discovery is lazy and happens once, at the first registry access. A plugin that fails to load is skipped
 with one warning naming the distribution and the entry point; whatever it registered before failing is
 removed again, and the failure is listed by :func:`failed` (shown by ``sparsegraph metrics`` and
-``sparsegraph env``).
+``sparsegraph env``); the plugins that loaded are listed by :func:`loaded` (shown by ``sparsegraph env``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "sparsegraph.metrics"
 _state = {"discovered": False}
 _failed: list[str] = []
 _plugin_metrics: list[str] = []
+_loaded: list[str] = []
 
 
 def ensure_discovered() -> None:
@@ -52,7 +53,16 @@ def _load(entry_point: importlib.metadata.EntryPoint) -> None:
         warnings.warn(f"skipped metric plugin {entry_point.name!r} of distribution {dist!r}: "
                       f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=4)
         return
-    _plugin_metrics.extend(sorted(set(registry._REGISTRY) - before))
+    added = sorted(set(registry._REGISTRY) - before)
+    _plugin_metrics.extend(added)
+    _loaded.append(f"{dist}: {entry_point.name} = {entry_point.value} ({len(added)} metric"
+                   f"{'' if len(added) == 1 else 's'}{': ' + ', '.join(added) if added else ''})")
+
+
+def loaded() -> list[str]:
+    """The plugins that loaded, one line each with the metrics they registered (triggers discovery)."""
+    ensure_discovered()
+    return list(_loaded)
 
 
 def failed() -> list[str]:
@@ -72,4 +82,5 @@ def reset() -> None:
         registry.unregister_metric(name)
     _plugin_metrics.clear()
     _failed.clear()
+    _loaded.clear()
     _state["discovered"] = False

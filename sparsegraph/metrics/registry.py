@@ -241,6 +241,13 @@ def failed_plugins() -> list[str]:
     return failed()
 
 
+def loaded_plugins() -> list[str]:
+    """One line per metric plugin that loaded: ``distribution: entry point (its metrics)``."""
+    from sparsegraph.metrics.plugins import loaded
+
+    return loaded()
+
+
 def get_info(name: str) -> MetricInfo:
     """The metadata of one metric (not a family)."""
     return _entry(name).info
