@@ -5,36 +5,8 @@ from __future__ import annotations
 import click
 
 from sparsegraph_cli.inputs import load_model_and_masks, model_options
-from sparsegraph_cli.options import device_option, format_option, parse_shape
+from sparsegraph_cli.options import device_option, format_option, parse_options, parse_shape
 from sparsegraph_cli.output import emit, render_table
-
-# "none" stays a string: it is a value of options such as aggregate=none
-_LITERALS = {"true": True, "false": False, "null": None}
-
-
-def parse_option_value(text: str):
-    """``--option`` values: true/false/null, an int, a float, else the string itself."""
-    if text.lower() in _LITERALS:
-        return _LITERALS[text.lower()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_options(pairs: tuple[str, ...]) -> dict:
-    """``KEY=VALUE`` pairs -> keyword options."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
-        options[key] = parse_option_value(value.strip())
-    return options
-
 
 @click.command("measure")
 @model_options(with_masks=True)

@@ -30,6 +30,7 @@ from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair
 from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs.stream import EdgeStream
+from sparsegraph.topology.trace import accepts_trace_options
 
 #: whole-network encodings: name -> builder(model, masks, input_shape, compat, support, max_bytes, attrs)
 #: returning a Graph subclass (``mge`` registers here).
@@ -194,6 +195,7 @@ def _network_builder(encoding: str) -> Callable[..., Any]:
     return builder
 
 
+@accepts_trace_options
 def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, encoding: str | None = None,
            input_shape: tuple[int, ...] | None = None, compat: str | None = None, *, support: str | None = None,
            max_bytes: int | str | None = None, model_spec: str | None = None):
@@ -211,6 +213,8 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
         max_bytes: memory limit (default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB), checked before any
             edge array is allocated.
         model_spec: the SPEC string stored as the ``model`` attribute.
+        leaf_modules, input_dtype: for the trace (see :func:`sparsegraph.trace`), e.g.
+            ``leaf_modules=[SqueezeExcite]``; ``input_dtype=torch.int64`` for token inputs.
 
     Returns:
         :class:`LayerGraphs` for the per-layer encodings.
@@ -278,6 +282,7 @@ NETWORK_STREAMS: dict[str, Callable[..., EdgeStream]] = {}
 STREAMED_FORMATS = ("edgelist", "npz", "mtx", "graphml")
 
 
+@accepts_trace_options
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
            max_bytes: int | str | None = None, *, support: str | None = None, model_spec: str | None = None,
@@ -285,7 +290,8 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     """Encode a model and write it to ``path`` (graphs.md §5–6).
 
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
-    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`.
+    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`; ``leaf_modules`` and
+    ``input_dtype`` as for :func:`encode`.
     """
     from sparsegraph.graphs.io import resolve_format, write_stream
 

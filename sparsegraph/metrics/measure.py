@@ -25,6 +25,7 @@ from sparsegraph.metrics.aggregation import aggregate_results
 from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
 from sparsegraph.metrics.registry import as_result, compute_detailed, get_preparer, resolve, resolve_options
+from sparsegraph.topology.trace import accepts_trace_options
 
 FORMAT = "sparsegraph.measure/1"
 CSV_COLUMNS = ("scope", "layer", "metric", "value", "status")
@@ -120,6 +121,7 @@ class MeasureResult:
         return ["layer", *metrics], grid
 
 
+@accepts_trace_options
 def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os.PathLike | None,
             metrics: str | Iterable[str], input_shape: Iterable[int] | None = None, *,
             include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
@@ -149,6 +151,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
         masks_path: the file ``masks`` came from, to record when ``masks`` is a mapping.
         **options: metric options, each passed to the selected metrics that declare it
             (e.g. ``solver="dense"``, ``device="cuda"``).
+        leaf_modules, input_dtype: for every trace (see :func:`sparsegraph.trace`): leaf classes such
+            as timm's ``SqueezeExcite``; ``input_dtype=torch.int64`` for token inputs.
 
     Returns:
         A :class:`MeasureResult`.
