@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sparsegraph_cli.inputs import load_model_and_masks, model_options
+from sparsegraph_cli.inputs import load_model_and_masks, model_options, trace_input_options
 from sparsegraph_cli.options import parse_shape
 
 ENCODINGS = ("rolled", "rolled-channel", "unrolled", "mge")
@@ -13,10 +13,12 @@ FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
 
 @click.command("export")
 @model_options()
+@trace_input_options()
 @click.option("--encoding", required=True, metavar="{" + ",".join(ENCODINGS) + "}",
               help="Graph encoding: rolled, rolled-channel, unrolled (per layer) or mge (whole network).")
 @click.option("--input-shape", default=None, metavar="C,H,W",
-              help="Per-sample input shape; needed for unrolled/mge unless the model is a zoo CIFAR model.")
+              help="Per-sample input shape; needed for unrolled/mge unless the mask file records one or the "
+                   "model is a zoo model.")
 @click.option("--compat", default=None, metavar="mge2024",
               help="Reproduce the published code's graphs (mge-snn, TMLR 2024).")
 @click.option("--format", "fmt", required=True, metavar="{" + ",".join(FORMATS) + "}",
@@ -25,8 +27,9 @@ FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
               help="Output file ('-' writes an edge list to stdout, without its sidecar).")
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="Memory limit for the graph, e.g. 8GB or 512MiB (default: $SPARSEGRAPH_MAX_BYTES or 4GiB).")
-def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path: str | None,
-           masks_from_zeros: bool, encoding: str, input_shape: str | None, compat: str | None, fmt: str,
+def export(model_spec: str, checkpoint: str | None, num_classes: int | None, model_args: tuple[str, ...],
+           masks_path: str | None, masks_from_zeros: bool, encoding: str, input_shape: str | None,
+           compat: str | None, fmt: str,
            output: str, max_memory: str | None) -> None:
     """Write the graph of a (pruned) model to PATH.
 
@@ -52,7 +55,8 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
         limit = None if max_memory is None else parse_bytes(max_memory)
     except (click.BadParameter, ValueError) as exc:
         raise UsageError(f"{exc}") from None
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape,
+                                        model_args)
     export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat, max_bytes=limit,
                  model_spec=model_spec)
     if output != "-":

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import click
 
-from sparsegraph_cli.inputs import load_model_and_masks, model_options
+from sparsegraph_cli.inputs import load_model_and_masks, model_options, trace_input_options
 from sparsegraph_cli.options import device_option, format_option, parse_options, parse_shape
 from sparsegraph_cli.output import emit, render_table
 
+
 @click.command("measure")
 @model_options(with_masks=True)
+@trace_input_options()
 @click.option("--metrics", required=True, metavar="NAMES",
               help="Comma-separated metric or family names (see `sparsegraph metrics`).")
 @click.option("--convention", default=None, metavar="NAME|FAMILY=NAME,...",
               help="A convention for every family that accepts it (neurips2023, iclr2023, exact, npb2023), "
                    "or comma-separated family=value pairs.")
 @click.option("--input-shape", default=None, metavar="C,H,W",
-              help="Input shape of one sample (default: the zoo model's).")
+              help="Input shape of one sample (default: the one the mask file records, else the zoo model's).")
 @click.option("--include", multiple=True, metavar="PATTERN",
               help="Only layers matching this fnmatch pattern (or re:REGEX); repeatable.")
 @click.option("--exclude", multiple=True, metavar="PATTERN",
@@ -29,8 +31,8 @@ from sparsegraph_cli.output import emit, render_table
 @click.option("--write-effective-masks", "effective_masks_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="Also write the effective weights (on an input→output path; the paths "
                                    "convention applies) as a mask file (.safetensors, .pt or .npz).")
-def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
-                    input_shape, include, exclude, option_pairs, device, fmt, output,
+def measure_command(model_spec, checkpoint, num_classes, model_args, masks_path, masks_from_zeros, metrics,
+                    convention, input_shape, include, exclude, option_pairs, device, fmt, output,
                     effective_masks_path) -> None:
     """Measure a model and its masks with registry metrics (layer rows and network rows)."""
     from sparsegraph.metrics import measure
@@ -41,7 +43,8 @@ def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_
     options = parse_options(option_pairs)
     resolve(metrics)  # an unknown metric name fails before the model is loaded
     shape = parse_shape(input_shape)
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
+    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape,
+                                        model_args)
     result = measure(model, masks, metrics, shape, include=include, exclude=exclude,
                      convention=convention, device=device,
                      model_spec=model_spec, masks_path=masks_path, **options)

@@ -26,6 +26,7 @@ import torch
 
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
+from sparsegraph.models.outputs import logits_of
 from sparsegraph.utils.atomic import atomic_write_text
 from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.optional import require
@@ -55,7 +56,11 @@ class PruneRunConfig:
         density: kept fraction of the maskable weights.
         seed: the run seed (initialisation, pruning and training streams derive from it).
         num_classes: classifier size (None: the dataset's).
-        checkpoint: weights to start from instead of the seeded initialisation.
+        checkpoint: weights to start from instead of the seeded initialisation. A state dict written
+            from a ``torch.nn.utils.prune`` model (``weight_orig``/``weight_mask``) starts pruning from
+            its masks (``masks=``) and trains plain weights ``weight_orig ⊙ weight_mask``.
+        model_args: keyword arguments of the model's constructor (``{"in_chans": 1}``).
+        leaf_modules, input_dtype: trace options (``package.module.Class`` names; ``"int64"``).
         data_root, download, val_split, data_path: data options (see ``load_train_data``).
         method_options: generator options (``scope``, ``rounds``, ``score_batches``...).
         recipe: training recipe name (None: the dataset's default).
@@ -75,6 +80,9 @@ class PruneRunConfig:
     seed: int = 0
     num_classes: int | None = None
     checkpoint: str | None = None
+    model_args: dict[str, Any] | None = None
+    leaf_modules: tuple[str, ...] = ()
+    input_dtype: str | None = None
     data_root: str | None = None
     download: bool = False
     val_split: int | None = None
@@ -94,6 +102,7 @@ class PruneRunConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
+        d["leaf_modules"] = list(self.leaf_modules)
         return d
 
 
@@ -106,6 +115,15 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         BadInputError: a resumed run's stored configuration differs, the model does not fit the
             dataset, or an input cannot be read.
     """
+    from sparsegraph.models.loading import resolve_class
+    from sparsegraph.topology import trace_options
+
+    leaves = [resolve_class(name) for name in config.leaf_modules]
+    with trace_options(leaf_modules=leaves or None, input_dtype=config.input_dtype):
+        return _run_prune(config, run_dir, resume, progress)
+
+
+def _run_prune(config: PruneRunConfig, run_dir: str | Path, resume: bool, progress: bool) -> dict[str, Any]:
     from sparsegraph.data import dataset_info
     from sparsegraph.masks import MaskSet
     from sparsegraph.metrics import measure
@@ -132,7 +150,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     if config.select_on_test:
         _warn(log, "--select-on-test selects epochs on the test set, which biases accuracy upwards")
 
-    model = _load_model(config, num_classes, info.input_shape)
+    model, start_masks = _load_model(config, num_classes, info.input_shape)
     data = load_train_data(info.name, config.data_root, val_split=config.val_split, download=config.download,
                            data_path=config.data_path, seed=config.seed)
     timings: dict[str, float] = {}
@@ -153,6 +171,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         t0 = time.perf_counter()
         result = prune(model.to(resolve_device(config.device)), config.method, density=config.density,
                        seed=config.seed, input_shape=info.input_shape,
+                       **({"masks": start_masks} if start_masks is not None else {}),
                        **_method_arguments(config, data, recipe, run_dir, resume, log, progress))
         timings["scoring"] = time.perf_counter() - t0
         for key, value in result.timings.items():
@@ -170,6 +189,9 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             # θ_t (PEGS), θ_k (IMP) or the Early-Bird start: the weights sparse training starts from
             model.load_state_dict(result.weights)
             save_state_dict(start_path, model)
+        # later commands build the model for this input without being told (--input-shape)
+        masks.metadata.setdefault("input_shape", list(info.input_shape))
+        masks.metadata.setdefault("dataset", info.name)
         masks.save(masks_path)
     masks.apply(model)
 
@@ -256,7 +278,7 @@ def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, r
     rows = []
     for path in sorted((run_dir / "snapshots").glob("mask_*.safetensors")):
         masks = MaskSet.load(path)
-        model = _load_model(config, num_classes, input_shape)
+        model, _ = _load_model(config, num_classes, input_shape)
         model.load_state_dict(load_state_dict(run_dir / START_WEIGHTS, "start weights"))
         masks.apply(model)
         sub = run_dir / "snapshot_runs" / path.stem
@@ -285,8 +307,9 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
             stored = json.loads(config_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise BadInputError(f"{config_path}: unreadable run configuration ({exc})") from None
+        # a key added in a later version, absent from an older run's file, is unset there
         differing = sorted(k for k in set(stored) | set(resolved)
-                           if k not in _OUTPUT_ONLY and stored.get(k) != _jsonable(resolved.get(k)))
+                           if k not in _OUTPUT_ONLY and _unset(stored.get(k)) != _unset(_jsonable(resolved.get(k))))
         if differing and not _has_results(run_dir):
             _restart(run_dir, resolved, f"differs in: {', '.join(differing)}")
             return
@@ -316,20 +339,29 @@ def _restart(run_dir: Path, resolved: dict[str, Any], why: str) -> None:
     atomic_write_text(run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
 
 
+def _unset(value: Any) -> Any:
+    """None for the empty defaults (None, [], {}), else ``value``."""
+    return None if value is None or value == [] or value == {} else value
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]) -> torch.nn.Module:
+def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]):
+    """``(model, start masks)``: the checked model, plain, and the masks of a torch.nn.utils.prune checkpoint."""
+    from sparsegraph.masks import MaskSet
+    from sparsegraph.masks.reparam import is_reparametrised, remove_reparametrisation
     from sparsegraph.models import load_model
 
     model = load_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint,
-                       seed=derive_seed(config.seed, "init"), input_shape=tuple(input_shape))
+                       seed=derive_seed(config.seed, "init"), input_shape=tuple(input_shape),
+                       **(config.model_args or {}))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            out = model(torch.zeros(1, *input_shape))
+            out = logits_of(model(torch.zeros(1, *input_shape)))
     except RuntimeError as exc:
         raise BadInputError(f"model '{config.model}' cannot read {config.dataset} inputs of shape "
                             f"{tuple(input_shape)}: {str(exc).splitlines()[0]}") from None
@@ -338,7 +370,11 @@ def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int
     if out.dim() != 2 or out.shape[1] != num_classes:
         raise BadInputError(f"model '{config.model}' outputs shape {tuple(out.shape[1:])} but dataset "
                             f"{config.dataset} has {num_classes} classes")
-    return model
+    start_masks = None
+    if is_reparametrised(model):
+        start_masks = MaskSet.from_model(model)
+        remove_reparametrisation(model)
+    return model, (start_masks if start_masks is not None and len(start_masks) else None)
 
 
 def _has_checkpoint(run_dir: Path) -> bool:

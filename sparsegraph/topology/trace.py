@@ -33,7 +33,8 @@ CACHE_SIZE = 64
 _OPTIONS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("sparsegraph_trace_options",
                                                                          default={})
 # cache key -> (topology, warning messages of the trace), least recently used first
-_CACHE: collections.OrderedDict[Any, tuple[Topology, tuple[str, ...]]] = collections.OrderedDict()
+_CACHE: collections.OrderedDict[Any, tuple[Topology, tuple[tuple[str, type[Warning]], ...]]] = \
+    collections.OrderedDict()
 
 
 @contextmanager
@@ -160,13 +161,13 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, tracer: str = "auto",
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             topology = _trace_meta_first(model, shape, dtype, tracer, leaves)
-        messages = tuple(str(w.message) for w in caught)
+        messages = tuple((str(w.message), w.category) for w in caught)
         if key is not None:
             _CACHE[key] = (topology, messages)
             while len(_CACHE) > CACHE_SIZE:
                 _CACHE.popitem(last=False)
-    for message in messages:  # the trace's warnings (unused layers) again on every call
-        warnings.warn(message, stacklevel=2)
+    for message, category in messages:  # the trace's warnings (unused layers) again on every call
+        warnings.warn(message, category, stacklevel=2)
     return topology
 
 
