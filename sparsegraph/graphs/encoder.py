@@ -30,6 +30,7 @@ from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair
 from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs.stream import EdgeStream
+from sparsegraph.masks.maskable import maskable_parameters
 from sparsegraph.topology.trace import accepts_trace_options
 
 #: whole-network encodings: name -> builder(model, masks, input_shape, compat, support, max_bytes, attrs)
@@ -157,7 +158,8 @@ def layer_specs(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, inpu
         specs.append(LayerSpec(layer["name"], kept, weight, layer["groups"], layer["stride"], layer["padding"],
                                layer["dilation"], layer["input_hw"], shortcut))
     if masks is not None:
-        params = {layer["param"] for layer in layers}
+        # layers the trace lists as unused (inside leaf modules, never called) have masks but no graph
+        params = {layer["param"] for layer in layers} | set(maskable_parameters(model))
         stray = sorted(set(masks) - params)
         if stray:
             raise MaskError(f"masks name parameters that are not prunable layer weights of the model: "
