@@ -167,7 +167,7 @@ def test_full_size_vit_b16_and_bert_base_from_config_are_measured_and_pruned_wit
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(2, 3, 224, 224, generator=g), torch.randint(0, 10, (2,), generator=g)
     masks = sg.prune(vit, "snip", density=0.05, data=(x, y), seed=0)
-    assert masks.num_kept == int(0.05 * masks.numel + 0.5) and len(masks) == 4 * 12 + 1
+    assert masks.num_kept == int(0.05 * masks.numel + 0.5) and len(masks) == 4 * 12 + 2  # + patch_embed.proj and head
     result = sg.measure(vit, masks, ["density", "ramanujan.delta_r"], input_shape=(3, 224, 224))
     assert result.value("density") == pytest.approx(masks.density)
     bert = transformers.BertForSequenceClassification(transformers.BertConfig(num_labels=2))

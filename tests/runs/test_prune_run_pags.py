@@ -114,3 +114,21 @@ def sg_main():
     from sparsegraph_cli.main import main
 
     return main
+
+
+def test_the_documented_python_pags_run_gives_the_cli_mask(tmp_path):
+    # docs/tutorials/pags.md: the Python script builds model and data as `sparsegraph prune` does
+    from sparsegraph.training import load_train_data
+    from sparsegraph.utils import derive_seed
+
+    options = ["--base", "snip", "--population", "4", "--interval", "2"]
+    result = CliRunner().invoke(sg_main(), ["prune", "--model", "lenet5", "--dataset", "digits", "--method", "pags",
+                                            *options, "--sparsity", "0.95", "--epochs", "0", "--seed", "3",
+                                            "--format", "json", "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    seed = 3
+    data = load_train_data("digits", seed=seed)
+    model = sg.load_model("lenet5", input_shape=(1, 8, 8), seed=derive_seed(seed, "init"))
+    api = sg.pruning.run(model, "pags", sparsity=0.95, data=data.train, seed=seed, input_shape=(1, 8, 8),
+                         base="snip", population=4, interval=2, run_dir=tmp_path / "api")
+    assert api.masks.fingerprint() == json.loads(result.stdout)["mask_fingerprint"]
