@@ -31,7 +31,7 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="Data root (default $SPARSEGRAPH_DATA, else ./datasets).")
 @click.option("--download", is_flag=True, help="Download a missing torchvision dataset.")
 @click.option("--method", required=True,
-              help="Pruning method: a generator (random, erk, snip, grasp, synflow, ...), pags, pegs, imp, "
+              help="Pruning method: a generator (random, erk, snip, grasp, synflow, npb, ...), pags, pegs, imp, "
                    "early-bird (alias eb).")
 @click.option("--sparsity", type=float, default=None, help="Pruned fraction s in [0, 1); or give --density.")
 @click.option("--density", type=float, default=None, help="Kept fraction d = 1 - s in (0, 1].")
@@ -80,6 +80,23 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="Early-Bird: give up after this many epochs (default half the recipe).")
 @click.option("--eb-retrain", type=click.Choice(["rewind", "continue", "reinit"]), default=None,
               help="Early-Bird: retrain from θ_0 (default), the Early-Bird weights, or a re-initialisation.")
+@click.option("--npb-alpha", type=click.FloatRange(0, 1), default=None,
+              help="NPB: weight α of the node term (default 0.01; 1 − α weighs the path term).")
+@click.option("--npb-beta", type=click.FloatRange(min=0), default=None,
+              help="NPB: weight β of non-empty kernels (default 1; the authors' ResNet-18 script: 2).")
+@click.option("--npb-max-p", type=click.IntRange(min=1), default=None,
+              help="NPB: most taps per kernel of the inner convs (default 9; ResNet-18 script: 6).")
+@click.option("--npb-chunk", type=click.IntRange(min=0), default=None,
+              help="NPB: output channels per MILP of large layers (default 32; 0 = whole layers).")
+@click.option("--npb-init", default=None, metavar="erk|uniform|METHOD",
+              help="NPB: layer densities from ERK (default), uniform, or another generator's mask.")
+@click.option("--npb-node-term", type=click.Choice(["code", "paths"]), default=None,
+              help="NPB: node term as the released code (default) or the paper's (channels with paths).")
+@click.option("--npb-placement", type=click.Choice(["magnitude", "random"]), default=None,
+              help="NPB: taps inside a kernel at the largest |w| (default) or seeded random positions.")
+@click.option("--no-npb-refine", is_flag=True, help="NPB: skip the effective-weight post-pass.")
+@click.option("--npb-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="NPB: seconds per MILP solve (default: no limit); reaching it is an error.")
 @training_options()
 @click.option("--metrics", "metrics", default="density,ramanujan,spectral", show_default=True,
               help="Metric names or families written to metrics.json.")
@@ -94,7 +111,8 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
           allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
           dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance,
           perturb, first_mask_data, workers, executor, ray_address, warmup_iters, train_snapshots, plot,
-          rewind_iter, eb_epsilon, eb_max_epochs, eb_retrain, recipe, epochs, batch_size, lr, weight_decay,
+          rewind_iter, eb_epsilon, eb_max_epochs, eb_retrain, npb_alpha, npb_beta, npb_max_p, npb_chunk, npb_init,
+          npb_node_term, npb_placement, no_npb_refine, npb_time_limit, recipe, epochs, batch_size, lr, weight_decay,
           val_split, select_on_test, amp, channels_last, deterministic, data_path, metrics, device, seed,
           run_dir, resume, fmt, no_progress):
     """Prune at initialisation, measure the mask, train the sparse network.
@@ -121,6 +139,9 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
         "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
         "eb_max_epochs": eb_max_epochs, "eb_retrain": eb_retrain,
+        "npb_alpha": npb_alpha, "npb_beta": npb_beta, "npb_max_p": npb_max_p, "npb_chunk": npb_chunk,
+        "npb_init": npb_init, "npb_node_term": npb_node_term, "npb_placement": npb_placement,
+        "npb_refine": False if no_npb_refine else None, "npb_time_limit": npb_time_limit,
     }.items() if v is not None}
     training = training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
                                  channels_last, deterministic, data_path)
@@ -144,6 +165,10 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
         lines.append(f"PAGS score        {summary['pags_score']:.6g} (base {summary['pags_base_score']:.6g})")
         if "pags_rebalanced_score" in summary:
             lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K weights)")
+    if "npb" in summary:
+        npb = summary["npb"]
+        lines.append(f"NPB objective     {npb['objective']:.6g} (sum over {len(npb['layers'])} layers; "
+                     f"{npb['solves']} MILPs, {npb['solver_seconds']:.2f} s in the solver)")
     if "test_at_best_val" in summary:
         label = "test accuracy     "
         if summary["test_at_best_val"] is not None:

@@ -16,7 +16,9 @@ def render_reference(group: click.Group) -> str:
         "Generated from `--help` by `python -m sparsegraph_cli.reference > docs/cli.md`; do not edit by hand.",
         "",
         "Exit codes: 0 success; 1 runtime error; 2 usage error; 3 bad input (unreadable or mismatched",
-        "model, mask, checkpoint or dataset), always with a one-line message.",
+        "model, mask, checkpoint or dataset), an output that cannot be written (no permission, no space",
+        "left, a parent that is a file; an earlier file keeps its content), or work whose memory estimate",
+        "is above --max-memory; always with a one-line message.",
         "",
     ]
     width = {"terminal_width": 100, "max_content_width": 100}

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from sparsegraph.errors import MaskError
-from sparsegraph.utils import atomic_path
+from sparsegraph.utils.atomic import atomic_path, atomic_save_safetensors, atomic_torch_save
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -143,14 +143,12 @@ def _prune_state_dict_masks(entries: dict[str, Any]) -> tuple[dict[str, Any], li
 def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: dict[str, str]) -> None:
     """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix."""
     suffix = _suffix(path)
-    with atomic_path(path) as tmp:
-        if suffix in SAFETENSORS_SUFFIXES:
-            from safetensors.torch import save_file
-
-            save_file(masks, str(tmp), metadata=header)
-        elif suffix in TORCH_SUFFIXES:
-            torch.save({**masks, HEADER_KEY: json.dumps(header)}, tmp)
-        else:
+    if suffix in SAFETENSORS_SUFFIXES:
+        atomic_save_safetensors(masks, path, metadata=header)
+    elif suffix in TORCH_SUFFIXES:
+        atomic_torch_save({**masks, HEADER_KEY: json.dumps(header)}, path)
+    else:
+        with atomic_path(path) as tmp:
             _write_npz(tmp, {name: mask.numpy() for name, mask in masks.items()}, json.dumps(header))
 
 

@@ -29,7 +29,7 @@ from sparsegraph.pruning.scoring_context import scoring_model
 from sparsegraph.pruning.selection import check_finite, prune_scores, select
 from sparsegraph.pruning.topk import TIE_BREAKS
 from sparsegraph.topology.trace import accepts_trace_options, current_input_dtype
-from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
+from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed, run_generator
 
 # options every generator accepts, with their defaults (None: the generator's own default)
 COMMON_OPTIONS: dict[str, Any] = {
@@ -57,6 +57,8 @@ class PruneResult:
             e.g. PAGS rebalancing); None for results that were not produced by one selection.
         start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
             iteration k; 0 otherwise).
+        npb: NPB's report (options used, objective per layer; ``sparsegraph.pruning.npb.NpbReport``),
+            None for other methods.
     """
 
     masks: Any
@@ -67,6 +69,7 @@ class PruneResult:
     excluded: list[str] = field(default_factory=list)
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     start_iteration: int = 0
+    npb: Any = None
 
 
 @dataclass
@@ -103,11 +106,7 @@ def _plan(method: str, seed: int | None, opts: Mapping[str, Any]) -> _Plan:
     if options["rounds"] < 1:
         raise UsageError(f"rounds must be >= 1, got {options['rounds']}")
     seed = resolve_seed(seed)
-    generator = options["generator"]
-    if generator is None:
-        generator = make_generator(seed)
-    elif not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise UsageError("generator must be a CPU torch.Generator")
+    generator = run_generator(seed, options["generator"])
     own = {name: options[name] for name in info.options}
     return _Plan(info, options, own, seed, generator)
 

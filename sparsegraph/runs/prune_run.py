@@ -9,8 +9,10 @@ The run directory (interfaces.md)::
     RUN_DIR/summary.json       final accuracy (if trained), density, timings
     RUN_DIR/checkpoints/       last.pt (every epoch) and best.safetensors
 
-Every file is written atomically. ``resume=True`` reuses the stored mask and continues training
-after the last completed epoch; the configuration must be the one the run was started with.
+Every file is written atomically; a file that cannot be written raises
+:class:`~sparsegraph.errors.OutputError` and leaves the files written before it intact.
+``resume=True`` reuses the stored mask and continues training after the last completed epoch; the
+configuration must be the one the run was started with.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import torch
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
 from sparsegraph.models.outputs import logits_of
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.optional import require
 from sparsegraph.utils.seed import derive_seed
@@ -38,6 +40,8 @@ DEFAULT_METRICS = ("density", "ramanujan", "spectral")
 SAMPLERS = ("pags", "pegs")
 # baselines that train inside pruning get the whole TrainData and the training options
 TRAINING_BASELINES = ("imp", "early-bird", "eb")
+# generators that show their own progress (tqdm on stderr)
+WITH_PROGRESS = ("npb",)
 START_WEIGHTS = "start_weights.safetensors"
 # configuration keys that change no result: a resumed run may differ in them
 _OUTPUT_ONLY = ("sparsegraph_version", "plot")
@@ -114,6 +118,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         UsageError: ``run_dir`` is not empty and ``resume`` is False, or options are invalid.
         BadInputError: a resumed run's stored configuration differs, the model does not fit the
             dataset, or an input cannot be read.
+        OutputError: a file of the run directory cannot be written.
     """
     from sparsegraph.models.loading import resolve_class
     from sparsegraph.topology import trace_options
@@ -167,6 +172,7 @@ def _run_prune(config: PruneRunConfig, run_dir: str | Path, resume: bool, progre
         if start_path.exists():
             model.load_state_dict(load_state_dict(start_path, "start weights"))
         pags_layers = None
+        npb_report = _logged_npb_report(run_dir) if config.method == "npb" else None
     else:
         t0 = time.perf_counter()
         result = prune(model.to(resolve_device(config.device)), config.method, density=config.density,
@@ -181,6 +187,9 @@ def _run_prune(config: PruneRunConfig, run_dir: str | Path, resume: bool, progre
             for event in result.events:
                 log.write(event.get("event", "score"), **{k: v for k, v in event.items() if k != "event"})
         pags_layers = next((e for e in result.events if e.get("event") == "pags_layers"), None)
+        npb_report = None if result.npb is None else result.npb.to_dict()
+        if npb_report is not None:
+            log.write("npb", **npb_report)
         masks = result.masks
         start_iteration = result.start_iteration
         if start_iteration:
@@ -223,6 +232,8 @@ def _run_prune(config: PruneRunConfig, run_dir: str | Path, resume: bool, progre
     summary = _summary(config, info.name, model, masks, trained, timings)
     if snapshot_results is not None:
         summary["snapshots"] = snapshot_results
+    if npb_report is not None:
+        summary["npb"] = npb_report
     if config.method in SAMPLERS:
         from sparsegraph.pruning.samplers.plot import read_samples
         from sparsegraph.training.runlog import read_events
@@ -264,7 +275,19 @@ def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resum
                 "progress": progress, "device": config.device, "amp": config.amp,
                 "channels_last": config.channels_last, "deterministic": config.deterministic,
                 "select_on_test": config.select_on_test}
+    if config.method in WITH_PROGRESS:
+        return {"data": data.train, **options, "progress": progress}
     return {"data": data.train, **options}
+
+
+def _logged_npb_report(run_dir: Path) -> dict[str, Any] | None:
+    """The NPB report an interrupted run logged when it pruned (None for other methods)."""
+    from sparsegraph.training.runlog import read_events
+
+    rows = [r for r in read_events(run_dir / "log.jsonl") if r.get("event") == "npb"]
+    if not rows:
+        return None
+    return {k: v for k, v in rows[-1].items() if k not in ("event", "time", "elapsed_s")}
 
 
 def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, resume: bool, progress: bool,
@@ -320,8 +343,9 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
     if config_path.exists() and not _has_results(run_dir):
         _restart(run_dir, resolved, "an earlier start failed before producing results")
         return
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         raise UsageError(f"run directory {run_dir} is not empty; pass --resume to continue it or choose another -o")
+    prepare_output_dir(run_dir)  # a file in the way, or a directory that cannot be created, fails here
     atomic_write_text(config_path, json.dumps(resolved, indent=2) + "\n")
 
 

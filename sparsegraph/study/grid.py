@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 from sparsegraph.errors import BadInputError, UsageError
 from sparsegraph.study.collect import DENSE_METHOD, MANIFEST
 from sparsegraph.study.executors import check_executor, execute
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 
 GRID_FORMAT = "sparsegraph.study-grid/1"
 # the generator that realises the dense reference: at density 1 it keeps every weight
@@ -208,8 +208,7 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "s
 
     check_executor(executor, workers)
     resolve(spec.settings.get("metrics", DEFAULT_METRICS))  # an unknown metric fails once, before any run
-    study = Path(study_dir)
-    study.mkdir(parents=True, exist_ok=True)
+    study = prepare_output_dir(study_dir)
     runs = spec.runs()
     _write_manifest(study, spec, runs)
     result = GridResult()

@@ -24,6 +24,7 @@ from torch.nn.utils.prune import BasePruningMethod
 
 from sparsegraph.errors import TraceError, UnsupportedOpError, UsageError
 from sparsegraph.topology.inputs import example_input, resolve_input_dtype
+from sparsegraph.topology.memory import check_forward_memory
 from sparsegraph.topology.topology import Topology
 
 TRACERS = ("auto", "fx", "hooks")
@@ -128,6 +129,9 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, tracer: str = "auto",
         UnsupportedOpError: an operation without weight-graph meaning (named with its module).
         TraceError: with ``tracer="auto"``, when both tracers fail (both causes attached).
         UsageError: an unknown ``tracer`` or a bad ``input_shape``/``leaf_modules``/``input_dtype``.
+        MemoryLimitError: a trace on the model's own device (when the meta copy cannot run it) would
+            need more memory than the limit (estimated on the meta device first, see
+            :mod:`sparsegraph.topology.memory`).
 
     Example:
         >>> import torch.nn as nn, sparsegraph as sg
@@ -208,6 +212,9 @@ def _meta_copy(model: nn.Module) -> nn.Module | None:
 def _run_tracer(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype | None, tracer: str,
                 leaves: tuple[type, ...], device: str | None = None) -> Topology:
     with _eval_mode(model):
+        if device != "meta":  # a meta trace allocates nothing
+            check_forward_memory(model, shape, f"tracing {type(model).__name__} on input "
+                                 f"{'x'.join(map(str, shape))}")
         example = example_input(model, shape, dtype, device=device)
         if tracer == "hooks":
             return _hooks(model, example, leaves)

@@ -23,7 +23,7 @@ from sparsegraph.training.batches import TensorSplit, iterate_eval, iterate_trai
 from sparsegraph.training.masking import MaskEnforcer
 from sparsegraph.training.recipes import Recipe, resolve_recipe
 from sparsegraph.training.runlog import RunLog
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_save_safetensors, atomic_torch_save
 from sparsegraph.utils.device import resolve_device
 
 Split = TensorSplit | Dataset
@@ -289,8 +289,6 @@ def _result(state: dict, rec: Recipe, dev: torch.device, seconds: float, select_
 
 def _save_checkpoint(ckpt_dir: Path, model: nn.Module, optimizer, scaler, masks, state: dict,
                      rec: Recipe, improved: bool) -> None:
-    from safetensors.torch import save_file
-
     payload = {
         "format": "sparsegraph.checkpoint/1",
         "model": model.state_dict(),
@@ -300,13 +298,10 @@ def _save_checkpoint(ckpt_dir: Path, model: nn.Module, optimizer, scaler, masks,
         "recipe": json.dumps(rec.to_dict()),
         **{k: state[k] for k in ("epoch", "iteration", "history", "best_val", "best_epoch")},
     }
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(ckpt_dir / "last.pt") as tmp:
-        torch.save(payload, tmp)
+    atomic_torch_save(payload, ckpt_dir / "last.pt")
     if improved:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        with atomic_path(ckpt_dir / "best.safetensors") as tmp:
-            save_file(tensors, str(tmp), metadata={"epoch": str(state["epoch"])})
+        atomic_save_safetensors(tensors, ckpt_dir / "best.safetensors", metadata={"epoch": str(state["epoch"])})
 
 
 def _load_checkpoint(path: Path, model: nn.Module, optimizer, scaler, masks) -> dict:
