@@ -129,9 +129,9 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, tracer: str = "auto",
         UnsupportedOpError: an operation without weight-graph meaning (named with its module).
         TraceError: with ``tracer="auto"``, when both tracers fail (both causes attached).
         UsageError: an unknown ``tracer`` or a bad ``input_shape``/``leaf_modules``/``input_dtype``.
-        MemoryLimitError: a trace on the model's own device (when the meta copy cannot run it) would
-            need more memory than the limit (estimated on the meta device first, see
-            :mod:`sparsegraph.topology.memory`).
+        MemoryLimitError: the forward would need more memory than the limit (estimated on the meta
+            device first, see :mod:`sparsegraph.topology.memory`); checked for the meta trace too, since
+            everything built from the topology scales with the input.
 
     Example:
         >>> import torch.nn as nn, sparsegraph as sg
@@ -212,9 +212,9 @@ def _meta_copy(model: nn.Module) -> nn.Module | None:
 def _run_tracer(model: nn.Module, shape: tuple[int, ...], dtype: torch.dtype | None, tracer: str,
                 leaves: tuple[type, ...], device: str | None = None) -> Topology:
     with _eval_mode(model):
-        if device != "meta":  # a meta trace allocates nothing
-            check_forward_memory(model, shape, f"tracing {type(model).__name__} on input "
-                                 f"{'x'.join(map(str, shape))}")
+        # checked on meta traces too: they allocate nothing, but what is built from the topology scales with
+        # the input (graphs, path passes), and this is where a huge input is refused first
+        check_forward_memory(model, shape, f"tracing {type(model).__name__} on input {'x'.join(map(str, shape))}")
         example = example_input(model, shape, dtype, device=device)
         if tracer == "hooks":
             return _hooks(model, example, leaves)
