@@ -52,13 +52,19 @@ class SparsegraphGroup(click.Group):
 
 @click.group(cls=SparsegraphGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(sparsegraph.__version__, "--version", prog_name="sparsegraph")
-def main() -> None:
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="BLAS/OpenMP/torch threads of this process (default: the cores of its CPU affinity mask; "
+                   "pool workers always use 1).")
+def main(threads: int | None) -> None:
     """Graph views, graph metrics and graph-guided pruning for sparse neural networks.
 
     Data goes to stdout (or -o), logs and progress to stderr. Exit codes: 0 success, 1 runtime
     error, 2 usage error, 3 bad input, an output that cannot be written or work above the memory
     limit.
     """
+    from sparsegraph.utils.threads import set_threads
+
+    set_threads(threads)
 
 
 main.add_command(models)

@@ -3,6 +3,11 @@
 Every file written by sparsegraph carries the same text header (a ``str -> str`` dict): the
 safetensors metadata, or the JSON string stored under the key ``__metadata__`` of a ``.pt`` dict
 or ``.npz`` archive. Files from elsewhere need no header.
+
+Compact ``.safetensors`` files (``compact=True``; topology-tracking snapshots) store each mask as the
+smaller of its bit-packed bytes (``numpy.packbits`` of the C-order flat mask, uint8) and the int32/int64
+flat indices of its kept entries; the header entry ``encoding`` (JSON: name -> [``bits`` | ``indices``,
+shape]) says which, and every reader of this module decodes them transparently.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ NUMPY_SUFFIXES = (".npz",)
 SUFFIXES = SAFETENSORS_SUFFIXES + TORCH_SUFFIXES + NUMPY_SUFFIXES
 # Key of the text header inside .pt dicts and .npz archives (the name safetensors uses for its own).
 HEADER_KEY = "__metadata__"
+ENCODING_KEY = "encoding"
 PRUNE_MASK_SUFFIX = "_mask"
 PRUNE_WEIGHT_MASK = "weight_mask"
 
@@ -93,7 +99,42 @@ def _read_safetensors(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str
         order = json.loads(header["order"]) if "order" in header else names
         if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
             raise MaskError(f"{path}: the header's parameter order does not list the file's tensors")
-        return {name: handle.get_tensor(name) for name in order}, header
+        entries = {name: handle.get_tensor(name) for name in order}
+    if ENCODING_KEY in header:
+        entries = _decode_compact(path, entries, json.loads(header[ENCODING_KEY]))
+    return entries, header
+
+
+def _encode_compact(masks: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, list]]:
+    """Each mask as packed bits or kept indices, whichever is smaller, and the ``encoding`` entry."""
+    tensors, encoding = {}, {}
+    for name, mask in masks.items():
+        flat = mask.reshape(-1).numpy()
+        index_type = np.int32 if flat.size < 2**31 else np.int64
+        kept = int(np.count_nonzero(flat))
+        if kept * np.dtype(index_type).itemsize < (flat.size + 7) // 8:
+            tensors[name] = torch.from_numpy(np.flatnonzero(flat).astype(index_type))
+            encoding[name] = ["indices", list(mask.shape)]
+        else:
+            tensors[name] = torch.from_numpy(np.packbits(flat))
+            encoding[name] = ["bits", list(mask.shape)]
+    return tensors, encoding
+
+
+def _decode_compact(path, entries: dict[str, Tensor], encoding: dict[str, list]) -> dict[str, Tensor]:
+    out = {}
+    for name, value in entries.items():
+        kind, shape = encoding.get(name, (None, None))
+        numel = int(np.prod(shape, dtype=np.int64)) if shape is not None else 0
+        if kind == "bits":
+            flat = np.unpackbits(value.numpy(), count=numel).astype(bool)
+        elif kind == "indices":
+            flat = np.zeros(numel, dtype=bool)
+            flat[value.numpy()] = True
+        else:
+            raise MaskError(f"{path}: the header's encoding does not describe parameter {name!r}")
+        out[name] = torch.from_numpy(flat).reshape(shape)
+    return out
 
 
 def _read_torch(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
@@ -140,10 +181,19 @@ def _prune_state_dict_masks(entries: dict[str, Any]) -> tuple[dict[str, Any], li
     return masks, ignored
 
 
-def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: dict[str, str]) -> None:
-    """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix."""
+def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: dict[str, str],
+                    compact: bool = False) -> None:
+    """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix.
+
+    ``compact=True`` (``.safetensors`` only) stores bit-packed masks or kept indices (module docstring).
+    """
     suffix = _suffix(path)
+    if compact and suffix not in SAFETENSORS_SUFFIXES:
+        raise MaskError(f"{path}: compact mask files are .safetensors files")
     if suffix in SAFETENSORS_SUFFIXES:
+        if compact:
+            masks, encoding = _encode_compact(masks)
+            header = {**header, ENCODING_KEY: json.dumps(encoding)}
         atomic_save_safetensors(masks, path, metadata=header)
     elif suffix in TORCH_SUFFIXES:
         atomic_torch_save({**masks, HEADER_KEY: json.dumps(header)}, path)

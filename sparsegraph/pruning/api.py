@@ -59,6 +59,7 @@ class PruneResult:
             iteration k; 0 otherwise).
         npb: NPB's report (options used, objective per layer; ``sparsegraph.pruning.npb.NpbReport``),
             None for other methods.
+        dst: for ``set`` / ``rigl``: the :class:`~sparsegraph.pruning.dst.DSTSummary` of the training run.
     """
 
     masks: Any
@@ -70,6 +71,7 @@ class PruneResult:
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     start_iteration: int = 0
     npb: Any = None
+    dst: Any = None
 
 
 @dataclass

@@ -39,20 +39,9 @@ class RunLog:
         return row
 
     def _append(self, line: bytes) -> None:
-        from sparsegraph.utils.atomic import output_error
+        from sparsegraph.utils.atomic import append_durably
 
-        try:
-            with open(self.path, "ab") as fh:
-                start = fh.tell()
-                try:
-                    fh.write(line)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                except OSError:
-                    fh.truncate(start)
-                    raise
-        except OSError as exc:
-            raise output_error(self.path, exc, len(line)) from None
+        append_durably(self.path, line)
 
 
 def read_events(path: str | os.PathLike) -> list[dict]:

@@ -202,6 +202,23 @@ def atomic_save_safetensors(tensors, path: str | os.PathLike, metadata: dict[str
     atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
+def append_durably(path: str | os.PathLike, data: bytes) -> None:
+    """Append ``data`` to ``path``, flushed and fsynced; a write that fails (no space left) is cut off
+    again, so the file never ends in a partial record, and :class:`OutputError` is raised."""
+    try:
+        with open(path, "ab") as fh:
+            start = fh.tell()
+            try:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            except OSError:
+                fh.truncate(start)
+                raise
+    except OSError as exc:
+        raise output_error(path, exc, len(data)) from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
