@@ -37,8 +37,9 @@ def collect_environment() -> dict:
         "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
         "cpu_threads": torch.get_num_threads(),
     }
-    from sparsegraph.metrics.registry import failed_plugins
+    from sparsegraph.metrics.registry import failed_plugins, loaded_plugins
 
+    info["plugins"] = loaded_plugins()
     info["failed_plugins"] = failed_plugins()
     return info
 
@@ -61,6 +62,8 @@ def env(fmt: str) -> None:
     for i, name in enumerate(info["devices"]):
         lines.append(f"cuda:{i:<12} {name}")
     lines.append(f"CPU threads       {info['cpu_threads']}")
+    for plugin in info["plugins"]:
+        lines.append(f"metric plugin     {plugin}")
     for failure in info["failed_plugins"]:
         lines.append(f"failed plugin     {failure}")
     emit("\n".join(lines) + "\n", None)

@@ -6,7 +6,7 @@ import click
 
 from sparsegraph.graphs.encodings import GRAPH_ENCODINGS
 from sparsegraph.graphs.formats import formats
-from sparsegraph_cli.inputs import load_model_and_masks, model_options
+from sparsegraph_cli.inputs import load_model_and_masks, model_options, trace_input_options
 from sparsegraph_cli.options import parse_max_memory, parse_shape
 
 ENCODINGS = tuple(GRAPH_ENCODINGS.names())
@@ -15,10 +15,12 @@ FORMATS = formats()
 
 @click.command("export")
 @model_options()
+@trace_input_options()
 @click.option("--encoding", required=True, metavar="{" + ",".join(ENCODINGS) + "}",
               help="Graph encoding: rolled, rolled-channel, unrolled (per layer) or mge (whole network).")
 @click.option("--input-shape", default=None, metavar="C,H,W",
-              help="Per-sample input shape; needed for unrolled/mge unless the model is a zoo CIFAR model.")
+              help="Per-sample input shape; needed for unrolled/mge unless the mask file records one or the "
+                   "model is a zoo model.")
 @click.option("--compat", default=None, metavar="mge2024",
               help="Reproduce the published code's graphs (mge-snn, TMLR 2024).")
 @click.option("--format", "fmt", required=True, metavar="{" + ",".join(FORMATS) + "}",
@@ -28,8 +30,9 @@ FORMATS = formats()
 @click.option("--max-memory", default=None, metavar="SIZE",
               help="Memory limit of every estimate (model, trace, graph), e.g. 8GB or 512MiB "
                    "(default: $SPARSEGRAPH_MAX_BYTES or 4GiB).")
-def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path: str | None,
-           masks_from_zeros: bool, encoding: str, input_shape: str | None, compat: str | None, fmt: str,
+def export(model_spec: str, checkpoint: str | None, num_classes: int | None, model_args: tuple[str, ...],
+           masks_path: str | None, masks_from_zeros: bool, encoding: str, input_shape: str | None,
+           compat: str | None, fmt: str,
            output: str, max_memory: str | None) -> None:
     """Write the graph of a (pruned) model to PATH.
 
@@ -63,7 +66,7 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
     limit = parse_max_memory(max_memory)
     with memory_limit(limit):
         model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros,
-                                            shape)
+                                            shape, model_args)
         export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat,
                      max_bytes=limit, model_spec=model_spec, notify=lambda line: click.echo(line, err=True))
     if output != "-":

@@ -18,10 +18,11 @@ LAYER_COLUMNS = ("parameter", "shape", "kept", "numel", "density")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
 @model_options(with_masks=False, required=False)
 @click.option("--input-shape", default=None, metavar="C,H,W",
-              help="Build the zoo model for this input shape (e.g. 1,8,8 for digits).")
+              help="Build the zoo model for this input shape (e.g. 1,8,8 for digits; default: the one the "
+                   "mask file records).")
 @format_option(("table", "json", "csv"), "table")
-def masks(path: str, model_spec: str | None, checkpoint: str | None, num_classes: int, input_shape: str | None,
-          fmt: str) -> None:
+def masks(path: str, model_spec: str | None, checkpoint: str | None, num_classes: int | None,
+          model_args: tuple[str, ...], input_shape: str | None, fmt: str) -> None:
     """Summarise the mask file FILE (.safetensors, .pt/.pth or .npz) and check it against --model.
 
     A file that cannot be read, holds values other than 0/1, or does not fit the model exits with
@@ -32,7 +33,8 @@ def masks(path: str, model_spec: str | None, checkpoint: str | None, num_classes
     mask_set = MaskSet.load(path)
     summary = _summary(path, mask_set)
     if model_spec is not None:
-        summary["model"] = _check_model(mask_set, path, model_spec, checkpoint, num_classes, parse_shape(input_shape))
+        summary["model"] = _check_model(mask_set, path, model_spec, checkpoint, num_classes, parse_shape(input_shape),
+                                        model_args)
     if fmt == "json":
         emit(render_json(summary), None)
     elif fmt == "csv":
@@ -52,12 +54,12 @@ def _summary(path: str, mask_set: Any) -> dict[str, Any]:
 
 
 def _check_model(mask_set: Any, path: str, model_spec: str, checkpoint: str | None,
-                 num_classes: int, input_shape: tuple[int, ...] | None) -> dict[str, Any]:
+                 num_classes: int | None, input_shape: tuple[int, ...] | None,
+                 model_args: tuple[str, ...]) -> dict[str, Any]:
     from sparsegraph.masks import maskable_parameters, model_fingerprint
-    from sparsegraph.models import load_model
+    from sparsegraph_cli.inputs import build_model
 
-    model = load_model(model_spec, num_classes=num_classes, checkpoint=checkpoint, input_shape=input_shape)
-    mask_set.check_fits(model, source=path)
+    model = build_model(model_spec, checkpoint, num_classes, input_shape, model_args, mask_set, path)
     return {"spec": model_spec, "fingerprint": model_fingerprint(model), "fits": True,
             "dense_parameters": [name for name in maskable_parameters(model) if name not in mask_set]}
 

@@ -6,47 +6,21 @@ import click
 
 from sparsegraph.metrics.result import TABLE_LAYOUTS, WIDE_TABLE_MAX_WIDTH
 from sparsegraph.utils.device import metric_device
-from sparsegraph_cli.inputs import load_model_and_masks, model_options
-from sparsegraph_cli.options import device_option, format_option, parse_max_memory, parse_shape
+from sparsegraph_cli.inputs import load_model_and_masks, model_options, trace_input_options
+from sparsegraph_cli.options import device_option, format_option, parse_max_memory, parse_options, parse_shape
 from sparsegraph_cli.output import emit
-
-# "none" stays a string: it is a value of options such as aggregate=none
-_LITERALS = {"true": True, "false": False, "null": None}
-
-
-def parse_option_value(text: str):
-    """``--option`` values: true/false/null, an int, a float, else the string itself."""
-    if text.lower() in _LITERALS:
-        return _LITERALS[text.lower()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_options(pairs: tuple[str, ...]) -> dict:
-    """``KEY=VALUE`` pairs -> keyword options."""
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--option")
-        options[key] = parse_option_value(value.strip())
-    return options
 
 
 @click.command("measure")
 @model_options(with_masks=True)
+@trace_input_options()
 @click.option("--metrics", required=True, metavar="NAMES",
               help="Comma-separated metric or family names (see `sparsegraph metrics`).")
 @click.option("--convention", default=None, metavar="NAME|FAMILY=NAME,...",
               help="A convention for every family that accepts it (neurips2023, iclr2023, exact, npb2023), "
                    "or comma-separated family=value pairs.")
 @click.option("--input-shape", default=None, metavar="C,H,W",
-              help="Input shape of one sample (default: the zoo model's).")
+              help="Input shape of one sample (default: the one the mask file records, else the zoo model's).")
 @click.option("--include", multiple=True, metavar="PATTERN",
               help="Only layers matching this fnmatch pattern (or re:REGEX); repeatable.")
 @click.option("--exclude", multiple=True, metavar="PATTERN",
@@ -67,8 +41,9 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
 @click.option("--write-effective-masks", "effective_masks_path", type=click.Path(dir_okay=False), default=None,
               metavar="PATH", help="Also write the effective weights (on an input→output path; the paths "
                                    "convention applies) as a mask file (.safetensors, .pt or .npz).")
-def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
-                    input_shape, include, exclude, option_pairs, max_memory, device, fmt, layout, strict, output,
+def measure_command(model_spec, checkpoint, num_classes, model_args, masks_path, masks_from_zeros, metrics,
+                    convention, input_shape, include, exclude, option_pairs, max_memory, device, fmt, layout, strict,
+                    output,
                     effective_masks_path) -> None:
     """Measure a model and its masks with registry metrics (layer rows and network rows).
 
@@ -86,7 +61,7 @@ def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_
     shape = parse_shape(input_shape)
     with memory_limit(parse_max_memory(max_memory)):
         model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros,
-                                            shape)
+                                            shape, model_args)
         result = measure(model, masks, metrics, shape, include=include, exclude=exclude,
                          convention=convention, device=device,
                          model_spec=model_spec, masks_path=masks_path, **options)

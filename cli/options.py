@@ -38,6 +38,34 @@ def progress_enabled(no_progress: bool) -> bool:
     return not no_progress and sys.stderr.isatty()
 
 
+# "none" stays a string: it is a value of options such as aggregate=none
+_LITERALS = {"true": True, "false": False, "null": None}
+
+
+def parse_option_value(text: str):
+    """``--option`` values: true/false/null, an int, a float, else the string itself."""
+    if text.lower() in _LITERALS:
+        return _LITERALS[text.lower()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_options(pairs: tuple[str, ...], param_hint: str = "--option") -> dict:
+    """``KEY=VALUE`` pairs (``--option``, ``--model-arg``) -> keyword options."""
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint=param_hint)
+        options[key] = parse_option_value(value.strip())
+    return options
+
+
 def parse_max_memory(text: str | None) -> int | None:
     """``--max-memory`` as bytes (None: the default limit)."""
     from sparsegraph.errors import UsageError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from sparsegraph_cli.options import (device_option, format_option, no_progress_option, progress_enabled, seed_option,
-                                     training_options, training_settings)
+from sparsegraph_cli.options import (device_option, format_option, no_progress_option, parse_options, progress_enabled,
+                                     seed_option, training_options, training_settings)
 from sparsegraph_cli.output import emit, render_json
 
 # ``--track`` without a value (sparsegraph.tracking.DEFAULT_TRACK; not imported here to keep --help light)
@@ -20,7 +20,12 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--model", "model_spec", required=True, metavar="SPEC",
               help="Zoo name, torchvision:<name>, file.py:callable or package.module:callable.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Start from these weights instead of the seeded initialisation.")
+              help="Start from these weights instead of the seeded initialisation (a torch.nn.utils.prune "
+                   "state dict also gives the starting mask).")
+@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+              help="A constructor argument of the model, e.g. in_chans=1; repeatable.")
+@click.option("--leaf-module", "leaf_modules", multiple=True, metavar="CLASS",
+              help="Trace this nn.Module class (package.module.Class) as an opaque element-wise block; repeatable.")
 @click.option("--num-classes", type=click.IntRange(min=1), default=None, help="Classifier size (default: the dataset's).")
 @click.option("--dataset", required=True, help="Registered dataset (digits, mnist, fashion-mnist, cifar10, cifar100, tinyimagenet).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
@@ -120,7 +125,8 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in RUN_DIR.")
 @format_option(("table", "json"), "table")
 @no_progress_option()
-def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, method, sparsity, density, scope,
+def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset, data_root, download, method, sparsity,
+          density, scope,
           allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
           dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance,
           perturb, first_mask_data, workers, executor, ray_address, warmup_iters, train_snapshots, plot,
@@ -159,7 +165,8 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
                                  channels_last, deterministic, data_path)
     config = PruneRunConfig(
         model=model_spec, dataset=dataset, method=method, density=d, seed=seed, num_classes=num_classes,
-        checkpoint=checkpoint, data_root=data_root, download=download, method_options=method_options,
+        checkpoint=checkpoint, model_args=parse_options(model_args, "--model-arg") or None,
+        leaf_modules=tuple(leaf_modules), data_root=data_root, download=download, method_options=method_options,
         device=device, metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot,
         track=_metric_list(track or ""), track_every=track_every, **training)
     summary = run_prune(config, run_dir, resume=resume, progress=progress_enabled(no_progress))

@@ -29,6 +29,8 @@ from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.formats import GRAPH_FORMATS, resolve_format, write_stream
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs.stream import EdgeStream
+from sparsegraph.masks.maskable import maskable_parameters
+from sparsegraph.topology.trace import accepts_trace_options
 from sparsegraph.utils.memory import with_memory_limit
 
 ENCODINGS = tuple(GRAPH_ENCODINGS.names())
@@ -153,7 +155,8 @@ def layer_specs(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, inpu
         specs.append(LayerSpec(layer["name"], kept, weight, layer["groups"], layer["stride"], layer["padding"],
                                layer["dilation"], layer["input_hw"], shortcut))
     if masks is not None:
-        params = {layer["param"] for layer in layers}
+        # layers the trace lists as unused (inside leaf modules, never called) have masks but no graph
+        params = {layer["param"] for layer in layers} | set(maskable_parameters(model))
         stray = sorted(set(masks) - params)
         if stray:
             raise MaskError(f"masks name parameters that are not prunable layer weights of the model: "
@@ -186,6 +189,7 @@ def check_encoding(encoding: str | None, compat: str | None) -> None:
     check_compat(compat)
 
 
+@accepts_trace_options
 @with_memory_limit
 def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, encoding: str | None = None,
            input_shape: tuple[int, ...] | None = None, compat: str | None = None, *, support: str | None = None,
@@ -204,6 +208,8 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
         max_bytes: memory limit (default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB), checked before the
             trace and before any edge array is allocated.
         model_spec: the SPEC string stored as the ``model`` attribute.
+        leaf_modules, input_dtype: for the trace (see :func:`sparsegraph.trace`), e.g.
+            ``leaf_modules=[SqueezeExcite]``; ``input_dtype=torch.int64`` for token inputs.
 
     Returns:
         :class:`LayerGraphs` for the per-layer encodings.
@@ -266,6 +272,7 @@ def layer_stream(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, enc
 
 
 
+@accepts_trace_options
 @with_memory_limit
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
@@ -274,7 +281,8 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     """Encode a model and write it to ``path`` (graphs.md §5–6).
 
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
-    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`. Before anything is written,
+    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`; ``leaf_modules`` and
+    ``input_dtype`` as for :func:`encode`. Before anything is written,
     the memory estimate is checked against ``max_bytes`` and the file-size estimate (told to
     ``notify`` as one line, e.g. ``print``) against the free disk space.
 

@@ -22,6 +22,7 @@ from sparsegraph.metrics.registry import (
     failed_plugins,
     list_metrics,
     load_builtins,
+    loaded_plugins,
     register_metric,
     register_preparer,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "effective_masks",
     "failed_plugins",
     "list_metrics",
+    "loaded_plugins",
     "measure",
     "register_metric",
     "register_preparer",

@@ -24,6 +24,7 @@ from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
 from sparsegraph.metrics.registry import as_result, compute_detailed, get_preparer, resolve, resolve_options
 from sparsegraph.metrics.result import CSV_COLUMNS, FORMAT, MeasureResult
+from sparsegraph.topology.trace import accepts_trace_options
 from sparsegraph.utils.device import metric_device
 from sparsegraph.utils.memory import with_memory_limit
 
@@ -35,6 +36,7 @@ _SHARED_CONVENTION_FAMILIES = ("ramanujan", "spectral")
 _CONVENTION_KWARG = re.compile(r"^([a-z][a-z0-9_]*)_convention$")
 
 
+@accepts_trace_options
 @with_memory_limit
 def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os.PathLike | None,
             metrics: str | Iterable[str], input_shape: Iterable[int] | None = None, *,
@@ -70,6 +72,8 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             instead of giving an error row.
         **options: metric options, each passed to the selected metrics that declare it
             (e.g. ``solver="dense"``, ``device="cuda"``).
+        leaf_modules, input_dtype: for every trace (see :func:`sparsegraph.trace`): leaf classes such
+            as timm's ``SqueezeExcite``; ``input_dtype=torch.int64`` for token inputs.
 
     Returns:
         A :class:`MeasureResult`.

@@ -31,6 +31,7 @@ from sparsegraph.metrics.info import MetricResult
 from sparsegraph.metrics.npb2023 import NpbPasses, log10_or_none, npb_passes
 from sparsegraph.metrics.path_counting import PathPasses, run_passes, traced
 from sparsegraph.metrics.registry import register_metric
+from sparsegraph.topology.trace import accepts_trace_options
 from sparsegraph.utils.threads import serial_kernel
 
 CONVENTIONS = ("exact", "npb2023")
@@ -274,6 +275,7 @@ def effective_nodes(target: tuple[nn.Module, Mapping[str, Tensor] | None], conve
 
 
 # ---------------------------------------------------------------------------------------- public helper
+@accepts_trace_options
 def effective_masks(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape: Sequence[int] | None = None,
                     *, convention: str = "exact", device: str | torch.device | None = None):
     """The effective weights of ``(model, masks)`` as a :class:`~sparsegraph.masks.MaskSet`.
@@ -290,6 +292,7 @@ def effective_masks(model: nn.Module, masks: Mapping[str, Tensor] | None, input_
         input_shape: (C,H,W) or (F,); defaults to ``model.input_shape`` (zoo models).
         convention: ``exact`` (default) or ``npb2023``.
         device: where the exact passes run (default: the masks' device).
+        leaf_modules, input_dtype: for the trace (see :func:`sparsegraph.trace`).
 
     Returns:
         A ``MaskSet`` of the effective weights (each a subset of its mask under ``exact``).

@@ -7,20 +7,26 @@ Each entry point names either a module, imported for its ``register_metric`` sid
 Discovery is lazy and happens once, at the first registry access. A plugin that fails to load is skipped
 with one warning naming the distribution and the entry point; whatever it registered before failing is
 removed again, and the failure is listed by :func:`failed` (shown by ``sparsegraph metrics`` and
-``sparsegraph env``). The mechanism is the generic :class:`~sparsegraph.registry.Registry`; this module
-keeps the metric-specific names.
+``sparsegraph env``); the plugins that loaded are listed by :func:`loaded` (shown by ``sparsegraph env``).
+The mechanism is the generic :class:`~sparsegraph.registry.Registry`; this module keeps the metric-specific
+names.
 """
 
 from __future__ import annotations
 
 from sparsegraph.metrics.registry import ENTRY_POINT_GROUP, METRICS
 
-__all__ = ["ENTRY_POINT_GROUP", "ensure_discovered", "failed", "reset"]
+__all__ = ["ENTRY_POINT_GROUP", "ensure_discovered", "failed", "loaded", "reset"]
 
 
 def ensure_discovered() -> None:
     """Load every plugin once (later calls return immediately)."""
     METRICS.load()
+
+
+def loaded() -> list[str]:
+    """The plugins that loaded, one line each with the metrics they registered (triggers discovery)."""
+    return METRICS.loaded_plugins()
 
 
 def failed() -> list[str]:

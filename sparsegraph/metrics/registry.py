@@ -279,6 +279,11 @@ def failed_plugins() -> list[str]:
     return METRICS.broken_plugins()
 
 
+def loaded_plugins() -> list[str]:
+    """One line per metric plugin that loaded: ``distribution: entry point (its metrics)``."""
+    return METRICS.loaded_plugins()
+
+
 def get_info(name: str) -> MetricInfo:
     """The metadata of one metric (not a family)."""
     return _entry(name).info

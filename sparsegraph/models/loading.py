@@ -106,16 +106,38 @@ def _torchvision_model(spec: str, num_classes: int, kw: dict[str, Any]) -> nn.Mo
     return model
 
 
-def _callable_model(spec: str, num_classes: int, kw: dict[str, Any]) -> nn.Module:
+def resolve_attribute(spec: str, what: str = "model SPEC", kind: str = "callable") -> Any:
+    """The object named by ``<file.py or package.module>:<attribute path>``.
+
+    Raises:
+        ModelSpecError: ``"<what> '<spec>': ..."`` when the file, module or attribute does not exist.
+    """
     target, _, attr_path = spec.rpartition(":")
     if not target or not attr_path:
-        raise ModelSpecError(f"model SPEC {spec!r}: expected <file.py or package.module>:<callable>")
-    owner = _import_file(spec, target) if _is_file_target(target) else _import_module(spec, target)
-    factory: Any = owner
+        raise ModelSpecError(f"{what} {spec!r}: expected <file.py or package.module>:<{kind}>")
+    owner = _import_file(spec, target, what) if _is_file_target(target) else _import_module(spec, target, what)
+    found: Any = owner
     for attr in attr_path.split("."):
-        if not hasattr(factory, attr):
-            raise ModelSpecError(f"model SPEC {spec!r}: {target} has no attribute {attr_path!r}")
-        factory = getattr(factory, attr)
+        if not hasattr(found, attr):
+            raise ModelSpecError(f"{what} {spec!r}: {target} has no attribute {attr_path!r}")
+        found = getattr(found, attr)
+    return found
+
+
+def resolve_class(spec: str, what: str = "leaf module") -> type:
+    """The class named ``package.module.Class``, ``package.module:Class`` or ``file.py:Class``."""
+    if ":" not in spec:
+        module, _, name = spec.rpartition(".")
+        spec = f"{module}:{name}"
+    found = resolve_attribute(spec, what, "class")
+    if not isinstance(found, type):
+        raise ModelSpecError(f"{what} {spec!r} is not a class")
+    return found
+
+
+def _callable_model(spec: str, num_classes: int, kw: dict[str, Any]) -> nn.Module:
+    factory = resolve_attribute(spec)
+    target, _, attr_path = spec.rpartition(":")
     if not callable(factory):
         raise ModelSpecError(f"model SPEC {spec!r}: {attr_path!r} in {target} is not callable")
     kwargs = dict(kw)
@@ -136,10 +158,10 @@ def _is_file_target(target: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
 
 
-def _import_file(spec: str, target: str) -> Any:
+def _import_file(spec: str, target: str, what: str = "model SPEC") -> Any:
     path = Path(target).expanduser()
     if not path.is_file():
-        raise ModelSpecError(f"model SPEC {spec!r}: file {target} not found")
+        raise ModelSpecError(f"{what} {spec!r}: file {target} not found")
     resolved = path.resolve()
     # a stable, unique module name per file: classes defined there pickle and compare consistently
     module_name = f"sparsegraph_user_model_{hashlib.sha1(str(resolved).encode()).hexdigest()[:12]}"
@@ -147,7 +169,7 @@ def _import_file(spec: str, target: str) -> Any:
         return sys.modules[module_name]
     module_spec = importlib.util.spec_from_file_location(module_name, resolved)
     if module_spec is None or module_spec.loader is None:
-        raise ModelSpecError(f"model SPEC {spec!r}: cannot import {target} as a Python file")
+        raise ModelSpecError(f"{what} {spec!r}: cannot import {target} as a Python file")
     module = importlib.util.module_from_spec(module_spec)
     # registered before execution: dataclasses and typing need the module in sys.modules
     sys.modules[module_name] = module
@@ -155,18 +177,18 @@ def _import_file(spec: str, target: str) -> Any:
         module_spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[module_name]
-        raise ModelSpecError(f"model SPEC {spec!r}: importing {target} failed: "
+        raise ModelSpecError(f"{what} {spec!r}: importing {target} failed: "
                              f"{type(exc).__name__}: {exc}") from exc
     return module
 
 
-def _import_module(spec: str, target: str) -> Any:
+def _import_module(spec: str, target: str, what: str = "model SPEC") -> Any:
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
-        raise ModelSpecError(f"model SPEC {spec!r}: module {target!r} not found ({exc})") from exc
+        raise ModelSpecError(f"{what} {spec!r}: module {target!r} not found ({exc})") from exc
     except Exception as exc:
-        raise ModelSpecError(f"model SPEC {spec!r}: importing {target} failed: "
+        raise ModelSpecError(f"{what} {spec!r}: importing {target} failed: "
                              f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from sparsegraph.errors import MaskError, UsageError
 from sparsegraph.masks import MaskSet, maskable_parameters
+from sparsegraph.masks.reparam import is_reparametrised, plain_copy
 from sparsegraph.pruning.budgets import ALLOCATIONS
 from sparsegraph.pruning.counts import resolve_density, schedule
 from sparsegraph.pruning.data import is_pair, scoring_batches
@@ -28,6 +29,7 @@ from sparsegraph.pruning.registry import GeneratorInfo, get_generator
 from sparsegraph.pruning.scoring_context import scoring_model
 from sparsegraph.pruning.selection import check_finite, prune_scores, select
 from sparsegraph.pruning.topk import TIE_BREAKS
+from sparsegraph.topology.trace import accepts_trace_options, current_input_dtype
 from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed, run_generator
 
 # options every generator accepts, with their defaults (None: the generator's own default)
@@ -185,6 +187,7 @@ def _scorer(plan: _Plan, model: nn.Module, names: list[str], scoring_data: _Scor
         scoring.train(plan.options.get("bn_mode", "eval") == "train")
         ctx = ScoringContext(params=params, masks=None, generator=plan.generator, batches=scoring_data.batches,
                              second_batches=scoring_data.second, input_shape=scoring_data.input_shape,
+                             input_dtype=current_input_dtype(),
                              options=plan.own)
         if plan.info.prepare is not None:
             plan.info.prepare(scoring, ctx)
@@ -222,6 +225,17 @@ def _prepare(method: str, model: nn.Module, data: Any, seed: int | None, opts: M
     return plan, maskable, masks, scoring_data, timings
 
 
+def _plain_model(model: nn.Module, opts: dict[str, Any]) -> tuple[nn.Module, dict[str, Any]]:
+    """A ``torch.nn.utils.prune`` model becomes a plain copy whose masks are the starting mask."""
+    if not is_reparametrised(model):
+        return model, opts
+    plain, masks = plain_copy(model)
+    if opts.get("masks") is None and len(masks):
+        opts = {**opts, "masks": masks}
+    return plain, opts
+
+
+@accepts_trace_options
 def scores(method: str, model: nn.Module, data: Any = None, *, seed: int | None = None,
            **opts: Any) -> dict[str, torch.Tensor]:
     """One-shot scores of ``method`` for every maskable weight (larger = kept), before thresholding.
@@ -233,11 +247,13 @@ def scores(method: str, model: nn.Module, data: Any = None, *, seed: int | None 
     Raises:
         NonFiniteScoreError: a score is NaN or ±inf.
     """
+    model, opts = _plain_model(model, opts)
     plan, maskable, masks, scoring_data, timings = _prepare(method, model, data, seed, opts)
     with _scorer(plan, model, list(maskable.params), scoring_data, timings) as score:
         return {name: s.detach().clone() for name, s in score(masks).items()}
 
 
+@accepts_trace_options
 def run(model: nn.Module, method: str, density: float | None = None, sparsity: float | None = None,
         data: Any = None, seed: int | None = None, **opts: Any) -> PruneResult:
     """Prune ``model`` at initialisation with ``method``: exactly K = ⌊d·N + ½⌋ maskable weights kept.
@@ -251,8 +267,11 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
         seed: int, or None to draw one from OS entropy (recorded in the result and the metadata).
         **opts: ``scope`` (global | layer), ``allocation`` (uniform | er | erk), ``min_per_layer``,
             ``erk_power_scale``, ``tie_break`` (random | index), ``rounds``, ``dense_first_layer``,
-            ``dense_classifier``, ``exclude`` (regexes), ``input_shape``, ``copy``, ``masks`` (an existing
-            mask to prune further), ``generator`` (CPU torch.Generator); for labelled-data methods
+            ``dense_classifier``, ``exclude`` (regexes), ``input_shape``, ``input_dtype`` (of generated
+            inputs and traces: ``torch.int64`` for token ids), ``leaf_modules`` (for the trace),
+            ``copy``, ``masks`` (an existing mask to prune further; a model pruned with
+            ``torch.nn.utils.prune`` starts from its ``weight_mask`` buffers), ``generator`` (CPU
+            torch.Generator); for labelled-data methods
             ``score_batches``, ``score_batch_size``, ``samples_per_class``, ``score_augment``,
             ``bn_mode`` (eval | train);
             grasp ``temperature``, ``grasp_same_batches``; synflow ``dtype``.
@@ -264,6 +283,7 @@ def run(model: nn.Module, method: str, density: float | None = None, sparsity: f
         UsageError: bad options, or more weights asked for than are unpruned in ``masks``.
         NonFiniteScoreError: a score is NaN or ±inf.
     """
+    model, opts = _plain_model(model, opts)
     started = time.perf_counter()
     d = resolve_density(density, sparsity)
     runner = get_generator(method).runner

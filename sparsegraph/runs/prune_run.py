@@ -20,7 +20,6 @@ configuration must be the one the run was started with.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -31,10 +30,12 @@ import torch
 
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
+from sparsegraph.models.outputs import logits_of
 from sparsegraph.pruning.outcomes import SamplerOutcome
 from sparsegraph.runs.summary import RunSummary, TrainingOutcome
 from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 from sparsegraph.utils.device import resolve_device
+from sparsegraph.utils.optional import require
 from sparsegraph.utils.seed import derive_seed
 from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
 
@@ -46,6 +47,10 @@ TRAINING_BASELINES = ("imp", "early-bird", "eb")
 # generators that show their own progress (tqdm on stderr)
 WITH_PROGRESS = ("npb",)
 START_WEIGHTS = "start_weights.safetensors"
+# configuration keys that change no result: a resumed run may differ in them
+_OUTPUT_ONLY = ("sparsegraph_version", "plot")
+# what a run writes before its first result; a directory holding only these can be started again
+_START_FILES = ("config.json", "log.jsonl")
 INITIAL_MASKS = "masks_init.safetensors"
 
 
@@ -60,7 +65,11 @@ class PruneRunConfig:
         density: kept fraction of the maskable weights.
         seed: the run seed (initialisation, pruning and training streams derive from it).
         num_classes: classifier size (None: the dataset's).
-        checkpoint: weights to start from instead of the seeded initialisation.
+        checkpoint: weights to start from instead of the seeded initialisation. A state dict written
+            from a ``torch.nn.utils.prune`` model (``weight_orig``/``weight_mask``) starts pruning from
+            its masks (``masks=``) and trains plain weights ``weight_orig ⊙ weight_mask``.
+        model_args: keyword arguments of the model's constructor (``{"in_chans": 1}``).
+        leaf_modules, input_dtype: trace options (``package.module.Class`` names; ``"int64"``).
         data_root, download, val_split, data_path: data options (see ``load_train_data``).
         method_options: generator options (``scope``, ``rounds``, ``score_batches``...).
         recipe: training recipe name (None: the dataset's default).
@@ -84,6 +93,9 @@ class PruneRunConfig:
     seed: int = 0
     num_classes: int | None = None
     checkpoint: str | None = None
+    model_args: dict[str, Any] | None = None
+    leaf_modules: tuple[str, ...] = ()
+    input_dtype: str | None = None
     data_root: str | None = None
     download: bool = False
     val_split: int | None = None
@@ -105,6 +117,7 @@ class PruneRunConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
+        d["leaf_modules"] = list(self.leaf_modules)
         d["track"] = list(self.track)
         return d
 
@@ -119,6 +132,15 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             dataset, or an input cannot be read.
         OutputError: a file of the run directory cannot be written.
     """
+    from sparsegraph.models.loading import resolve_class
+    from sparsegraph.topology import trace_options
+
+    leaves = [resolve_class(name) for name in config.leaf_modules]
+    with trace_options(leaf_modules=leaves or None, input_dtype=config.input_dtype):
+        return _run_prune(config, run_dir, resume, progress)
+
+
+def _run_prune(config: PruneRunConfig, run_dir: str | Path, resume: bool, progress: bool) -> dict[str, Any]:
     from sparsegraph.data import dataset_info
     from sparsegraph.masks import MaskSet
     from sparsegraph.pruning import run as prune
@@ -129,8 +151,8 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     run_dir = Path(run_dir)
     if not 0 < config.density <= 1:
         raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
-    if config.plot and importlib.util.find_spec("matplotlib") is None:  # fail before the work, not after it
-        raise UsageError("--plot needs matplotlib: pip install 'sparsegraph[plot]'")
+    if config.plot:
+        require("matplotlib", "--plot")  # before any work: a run must not die at its end for a missing extra
     info = dataset_info(config.dataset)
     num_classes = config.num_classes or info.num_classes
     if num_classes != info.num_classes:
@@ -145,7 +167,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     if config.select_on_test:
         _warn(log, "--select-on-test selects epochs on the test set, which biases accuracy upwards")
 
-    model = _load_model(config, num_classes, info.input_shape)
+    model, start_masks = _load_model(config, num_classes, info.input_shape)
     data = load_train_data(info.name, config.data_root, val_split=config.val_split, download=config.download,
                            data_path=config.data_path, seed=config.seed)
     timings: dict[str, float] = {}
@@ -177,6 +199,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         t0 = time.perf_counter()
         result = prune(model.to(resolve_device(config.device)), base_config.method, density=config.density,
                        seed=config.seed, input_shape=info.input_shape,
+                       **({"masks": start_masks} if start_masks is not None else {}),
                        **_method_arguments(base_config, data, recipe, run_dir, resume, log, progress))
         timings["scoring"] = time.perf_counter() - t0
         for key, value in result.timings.items():
@@ -196,13 +219,10 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             # θ_t (PEGS), θ_k (IMP) or the Early-Bird start: the weights sparse training starts from
             model.load_state_dict(result.weights)
             save_state_dict(start_path, model)
+        _record_input(masks, info)
         masks.save(initial_path)
     masks.apply(model)
     sampler = SamplerOutcome.from_metadata(masks.metadata)  # PAGS/PEGS: stored with the mask (resume too)
-    if config.plot and config.method in SAMPLERS:
-        from sparsegraph.pruning.samplers.plot import plot_pags
-
-        plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
 
     if not dst:  # a DST run measures its final mask after training
         _write_metrics(config, model, masks, masks_path, info.input_shape, sampler, run_dir, timings)
@@ -234,6 +254,7 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
 
             dynamic = DSTSummary.of(config.method, dst_options["base"], updater, masks.fingerprint())
             masks = final_masks(updater, dynamic, config.seed, config.density)
+            _record_input(masks, info)
             masks.save(masks_path)
             _write_metrics(config, model, masks, masks_path, info.input_shape, None, run_dir, timings)
     snapshot_results = None
@@ -249,7 +270,25 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
                        tracking=None if tracking is None else tracking.to_dict())
     summary.write(run_dir)
     log.write("summary", **summary.to_dict())
+    if config.plot and config.method in SAMPLERS:
+        _plot(run_dir, log)
     return summary
+
+
+def _record_input(masks, info) -> None:
+    """The dataset's input shape in the mask metadata: later commands build the model for it (no --input-shape)."""
+    masks.metadata.setdefault("input_shape", list(info.input_shape))
+    masks.metadata.setdefault("dataset", info.name)
+
+
+def _plot(run_dir: Path, log) -> None:
+    """``pags.png``, drawn last: a plotting failure warns and never costs the results written before it."""
+    from sparsegraph.pruning.samplers.plot import plot_pags
+
+    try:
+        plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
+    except Exception as exc:  # matplotlib's own failures (backends, fonts) must not fail a finished run
+        _warn(log, f"pags.png not written: {type(exc).__name__}: {exc}")
 
 
 def _write_metrics(config: PruneRunConfig, model: torch.nn.Module, masks, masks_path: Path, input_shape,
@@ -326,7 +365,7 @@ def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, r
     rows = []
     for path in sorted((run_dir / "snapshots").glob("mask_*.safetensors")):
         masks = MaskSet.load(path)
-        model = _load_model(config, num_classes, input_shape)
+        model, _ = _load_model(config, num_classes, input_shape)
         model.load_state_dict(load_state_dict(run_dir / START_WEIGHTS, "start weights"))
         masks.apply(model)
         sub = run_dir / "snapshot_runs" / path.stem
@@ -355,11 +394,18 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
             stored = json.loads(config_path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise BadInputError(f"{config_path}: unreadable run configuration ({exc})") from None
+        # a key added in a later version, absent from an older run's file, is unset there
         differing = sorted(k for k in set(stored) | set(resolved)
-                           if k != "sparsegraph_version" and stored.get(k) != _jsonable(resolved.get(k)))
+                           if k not in _OUTPUT_ONLY and _unset(stored.get(k)) != _unset(_jsonable(resolved.get(k))))
+        if differing and not _has_results(run_dir):
+            _restart(run_dir, resolved, f"differs in: {', '.join(differing)}")
+            return
         if differing:
             raise BadInputError(f"{config_path}: the run was started with a different configuration "
                                 f"(differs in: {', '.join(differing)}); start a new run directory instead")
+        return
+    if config_path.exists() and not _has_results(run_dir):
+        _restart(run_dir, resolved, "an earlier start failed before producing results")
         return
     if run_dir.is_dir() and any(run_dir.iterdir()):
         raise UsageError(f"run directory {run_dir} is not empty; pass --resume to continue it or choose another -o")
@@ -367,20 +413,43 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
     atomic_write_text(config_path, json.dumps(resolved, indent=2) + "\n")
 
 
+def _has_results(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds anything but the files a run writes as it starts (empty folders aside)."""
+    return any(p.is_file() and p.relative_to(run_dir).as_posix() not in _START_FILES for p in run_dir.rglob("*"))
+
+
+def _restart(run_dir: Path, resolved: dict[str, Any], why: str) -> None:
+    """Start a run directory again that holds no results: a failed start must not block its retry."""
+    import warnings
+
+    warnings.warn(f"{run_dir} holds no results ({why}); starting the run again there", stacklevel=4)
+    (run_dir / "log.jsonl").unlink(missing_ok=True)
+    atomic_write_text(run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
+
+
+def _unset(value: Any) -> Any:
+    """None for the empty defaults (None, [], {}), else ``value``."""
+    return None if value is None or value == [] or value == {} else value
+
+
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]) -> torch.nn.Module:
+def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int, ...]):
+    """``(model, start masks)``: the checked model, plain, and the masks of a torch.nn.utils.prune checkpoint."""
+    from sparsegraph.masks import MaskSet
+    from sparsegraph.masks.reparam import is_reparametrised, remove_reparametrisation
     from sparsegraph.models import load_model
 
     model = load_model(config.model, num_classes=num_classes, checkpoint=config.checkpoint,
-                       seed=derive_seed(config.seed, "init"), input_shape=tuple(input_shape))
+                       seed=derive_seed(config.seed, "init"), input_shape=tuple(input_shape),
+                       **(config.model_args or {}))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            out = model(torch.zeros(1, *input_shape))
+            out = logits_of(model(torch.zeros(1, *input_shape)))
     except RuntimeError as exc:
         raise BadInputError(f"model '{config.model}' cannot read {config.dataset} inputs of shape "
                             f"{tuple(input_shape)}: {str(exc).splitlines()[0]}") from None
@@ -389,7 +458,11 @@ def _load_model(config: PruneRunConfig, num_classes: int, input_shape: tuple[int
     if out.dim() != 2 or out.shape[1] != num_classes:
         raise BadInputError(f"model '{config.model}' outputs shape {tuple(out.shape[1:])} but dataset "
                             f"{config.dataset} has {num_classes} classes")
-    return model
+    start_masks = None
+    if is_reparametrised(model):
+        start_masks = MaskSet.from_model(model)
+        remove_reparametrisation(model)
+    return model, (start_masks if start_masks is not None and len(start_masks) else None)
 
 
 def _has_checkpoint(run_dir: Path) -> bool:

@@ -13,19 +13,22 @@
 from __future__ import annotations
 
 from sparsegraph._lazy import lazy_attributes as _lazy_attributes
+# imported eagerly: a lazy ``collect`` would be shadowed by the submodule of the same name once anything
+# imports ``sparsegraph.study.collect`` (the import system binds the submodule on the package); the
+# module only needs the standard library.
+from sparsegraph.study.collect import collect
 
 _LAZY = {
     "GridSpec": "sparsegraph.study.grid",
     "run_grid": "sparsegraph.study.grid",
     "StudyRecord": "sparsegraph.study.collect",
     "Collection": "sparsegraph.study.collect",
-    "collect": "sparsegraph.study.collect",
     "analyze": "sparsegraph.study.report",
     "Analysis": "sparsegraph.study.report",
     "write_outputs": "sparsegraph.study.report",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "collect"])
 
 
 __getattr__, __dir__ = _lazy_attributes(__name__, _LAZY)

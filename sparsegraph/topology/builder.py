@@ -92,7 +92,7 @@ class DagBuilder:
             raise self.error(cls, name, "the module is called more than once (shared weights have no "
                              "single place in the weight graph)")
         full_in = tuple(int(s) for s in full_in)
-        info: dict[str, Any] = {"name": name, "param": f"{name}.weight",
+        info: dict[str, Any] = {"name": name, "param": f"{name}.weight" if name else "weight",
                                 "weight_shape": tuple(module.weight.shape)}
         if isinstance(module, nn.Conv2d):
             if len(full_in) != 4:

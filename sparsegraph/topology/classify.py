@@ -109,6 +109,12 @@ SPLIT_METHODS = {"chunk", "split"}
 NARROW_FUNCTIONS = _functions("torch.narrow")
 NARROW_METHODS = {"narrow"}
 PAD_FUNCTIONS = _functions("F.pad")
+ATTENTION_REASON = "attention multiplies input-dependent tensors, which has no weight-graph meaning"
+# attention ops, refused before anything else is classified: whatever else a transformer does (a class
+# token concatenated, say), attention is what no weight graph can represent
+ATTENTION_FUNCTIONS = _functions("F.scaled_dot_product_attention", "F.multi_head_attention_forward")
+PRODUCT_FUNCTIONS = _functions("operator.matmul", "torch.matmul", "torch.bmm", "torch.baddbmm")
+PRODUCT_METHODS = {"matmul", "bmm", "baddbmm"}
 SPECIFIC_REASONS = {
     **{f: "interpolation (upsampling) has no weight-graph encoding"
        for f in _functions("F.interpolate", "F.upsample", "F.upsample_nearest", "F.upsample_bilinear")},

@@ -96,12 +96,16 @@ class _Classifier:
         self.leaf_fqns = [name for name, m in model.named_modules() if leaf_classes and isinstance(m, leaf_classes)]
 
     def run(self) -> Topology:
-        # explicitly unsupported modules are errors wherever they are called, as in the hooks tracer
+        # explicitly unsupported modules and attention are errors wherever they are called, as in the
+        # hooks tracer
         for n in self.gm.graph.nodes:
             if n.op == "call_module":
                 reason = C.unsupported_module_reason(self.gm.get_submodule(str(n.target)))
                 if reason:
                     raise self.b.error(self.names(n)[0], str(n.target), reason)
+            elif self.is_attention(n):
+                op, target = self.names(n)
+                raise self.b.error(op, self.module_of(n), C.ATTENTION_REASON, target)
         for index, n in enumerate(self.gm.graph.nodes):
             self.key = (index,)
             self.visit(n)
@@ -110,6 +114,28 @@ class _Classifier:
         return self.b.finalize("fx", inside)
 
     # ------------------------------------------------------------------ helpers
+    def is_attention(self, n: fx.Node) -> bool:
+        """An attention op, or a matrix product of two input-dependent operands (``q @ k.transpose(-2, -1)``)."""
+        if n.op == "call_function" and n.target in C.ATTENTION_FUNCTIONS:
+            return True
+        product = ((n.op == "call_function" and n.target in C.PRODUCT_FUNCTIONS)
+                   or (n.op == "call_method" and n.target in C.PRODUCT_METHODS))
+        dependent = [a for a in n.args[:2] if isinstance(a, fx.Node) and self.values.get(a) is not None
+                     and a.op != "get_attr" and self._depends_on_input(a)]
+        return product and len(dependent) == 2
+
+    def _depends_on_input(self, n: fx.Node) -> bool:
+        seen, stack = set(), [n]
+        while stack:
+            node = stack.pop()
+            if node.op == "placeholder":
+                return True
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.extend(_flat_nodes((node.args, node.kwargs)))
+        return False
+
     def concrete(self, value: Any) -> Any:
         return fx.node.map_arg(value, lambda a: self.values[a])
 

@@ -93,13 +93,19 @@ def trace_hooks(model: nn.Module, example: torch.Tensor, leaf_classes: tuple[typ
     The caller sets eval mode. No backward pass is run, so no gradient is written.
     """
     builder = DagBuilder(model, tuple(example.shape[1:]))
-    x = example.detach().clone().requires_grad_(True)
+    floating = example.is_floating_point()
+    # integer inputs (token ids) cannot require grad: the forward still runs, so the first module that
+    # reads them (an embedding, refused by the recorder) is named
+    x = example.detach().clone().requires_grad_(floating)
     recorder = _Recorder(model, builder, leaf_classes, x.device)
     try:
         with torch.enable_grad():
             output = model(x)
     finally:
         recorder.remove()
+    if not floating:
+        raise builder.error("input", "", f"the input is {x.dtype} (token ids), and integer inputs have no "
+                            "input-to-weight edges", advice=False)
     return _Walker(model, builder, recorder, x).run(output)
 
 

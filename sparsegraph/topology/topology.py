@@ -101,7 +101,7 @@ class Topology:
 
     Attributes:
         input_shape: per-sample input shape, (C, H, W) or (F,).
-        tracer: ``"fx"`` or ``"hooks"``.
+        tracer: ``"fx"`` or ``"hooks"``; ``"layer"`` for a bare ``nn.Conv2d``/``nn.Linear`` (no trace needed).
         layers: one :class:`LayerInfo` per prunable layer, in order of first call.
         nodes: the collapsed DAG in topological order (``nodes[i].id == i``).
         unused: FQNs of prunable modules that were never called (or only inside leaf modules).

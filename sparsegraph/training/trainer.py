@@ -16,6 +16,9 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from sparsegraph.errors import CheckpointError, TrainingError, UsageError
+from sparsegraph.masks import MaskSet
+from sparsegraph.masks.reparam import is_reparametrised, remove_reparametrisation
+from sparsegraph.models.outputs import logits_of
 from sparsegraph.training.batches import TensorSplit, iterate_eval, iterate_train
 from sparsegraph.training.masking import MaskEnforcer
 from sparsegraph.training.recipes import Recipe, resolve_recipe
@@ -90,6 +93,17 @@ class TrainResult:
         return dataclasses.asdict(self)
 
 
+def _fold_prune_reparametrisation(model: nn.Module, masks: Mapping[str, torch.Tensor] | None):
+    """Fold a ``torch.nn.utils.prune`` model in place; its buffers are the masks unless masks are given."""
+    if not is_reparametrised(model):
+        return masks
+    if masks is None:
+        found = MaskSet.from_model(model)
+        masks = found if len(found) else None
+    remove_reparametrisation(model)
+    return masks
+
+
 def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: TrainData, *,
           recipe: Recipe | str | None = None, run_dir: str | Path | None = None, seed: int = 0,
           device: str | torch.device = "auto", amp: str = "auto", channels_last: str = "auto",
@@ -106,8 +120,10 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
     uninterrupted run (bitwise with ``deterministic=True`` on the same device and software).
 
     Args:
-        model: the network (modified in place).
-        masks: parameter name -> bool tensor, or None for dense training.
+        model: the network (modified in place). A ``torch.nn.utils.prune`` reparametrisation is folded
+            first (``weight = weight_orig ⊙ weight_mask`` as a plain parameter).
+        masks: parameter name -> bool tensor, or None for dense training (for a model pruned with
+            ``torch.nn.utils.prune``: its ``weight_mask`` buffers).
         data: the train / val / test splits.
         recipe: a :class:`Recipe` or recipe name (default from ``data.name``).
         run_dir: where checkpoints go (None: no checkpoints).
@@ -128,6 +144,7 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
         hooks: :class:`TrainHooks` callbacks.
         **overrides: recipe fields (``epochs``, ``lr``, ``batch_size``, ...).
     """
+    masks = _fold_prune_reparametrisation(model, masks)
     rec = recipe if isinstance(recipe, Recipe) else resolve_recipe(recipe, data.name, **overrides)
     if isinstance(recipe, Recipe) and overrides:
         rec = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
@@ -196,7 +213,7 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
                 if updater is not None:
                     enforcer.capture_dense_grads = updater.wants_dense_grad(state["iteration"] + 1)
                 with _autocast(dev, amp_dtype):
-                    out = model(x)
+                    out = logits_of(model(x))
                     loss = F.cross_entropy(out.float(), y)
                 optimizer.zero_grad(set_to_none=True)
                 if scaler is not None:
@@ -264,7 +281,7 @@ def evaluate(model: nn.Module, split: Split, device: torch.device,
     loss_sum, correct, seen = 0.0, 0, 0
     for x, y in iterate_eval(split, batch_size, device):
         with _autocast(device, amp_dtype):
-            out = model(x).float()
+            out = logits_of(model(x)).float()
         loss_sum += float(F.cross_entropy(out, y, reduction="sum"))
         correct += int((out.argmax(1) == y).sum())
         seen += int(y.shape[0])

@@ -111,7 +111,7 @@ def test_edge_list_to_stdout(tmp_path, spec, mask_file):
                                        "--format", "edgelist", "-o", "-"])
     assert result.exit_code == 0
     lines = [line for line in result.stdout.split("\n") if line]
-    assert lines[0] == "source\ttarget\tweight\tlayer"
+    assert lines[0] == "# source\ttarget\tweight\tlayer"
     slices = int(masks["0.weight"].any(dim=(2, 3)).sum()) + int(masks["3.weight"].sum())
     assert len(lines) == 1 + slices
     weights = np.array([float(line.split("\t")[2]) for line in lines[1:]], dtype=np.float32)

@@ -83,7 +83,7 @@ def test_round_trip(request, tmp_path, kind, fmt, name):
 def test_signed_edge_list_keeps_signed_weights(tmp_path, layer_graphs):
     path = tmp_path / "g.tsv"
     layer_graphs.save(path, signed=True)
-    assert path.read_text().split("\n", 1)[0] == "source\ttarget\tweight\tlayer\tsigned_weight"
+    assert path.read_text().split("\n", 1)[0] == "# source\ttarget\tweight\tlayer\tsigned_weight"
     back = sg.load_graph(path).union()
     assert columns(back) == columns(layer_graphs.union())
 
@@ -93,7 +93,7 @@ def test_edge_list_text_is_exact(tmp_path):
     g = sg.bipartite(w, name="fc")
     path = tmp_path / "fc.tsv"
     g.save(path)
-    assert path.read_bytes() == b"source\ttarget\tweight\tlayer\n0\t2\t0.022722153\tfc\n0\t3\t3.0\tfc\n1\t2\t1e-05\tfc\n"
+    assert path.read_bytes() == b"# source\ttarget\tweight\tlayer\n0\t2\t0.022722153\tfc\n0\t3\t3.0\tfc\n1\t2\t1e-05\tfc\n"
 
 
 def test_third_party_readers(tmp_path, layer_graphs, general_graph):
@@ -133,6 +133,36 @@ def test_third_party_readers(tmp_path, layer_graphs, general_graph):
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert len(rows) == g.num_edges and rows[0]["layer"] == "features.0"
     assert sorted(np.float32(r["weight"]) for r in rows) == sorted(g.arrays.weight.tolist())
+
+
+def test_edge_list_reads_in_networkx_and_igraph_as_documented(tmp_path, layer_graphs):
+    import igraph
+    import networkx as nx
+
+    g = layer_graphs.union()
+    path = tmp_path / "g.tsv"
+    layer_graphs.save(path)
+    # the header is a '#' comment, which read_edgelist skips
+    G = nx.read_edgelist(path, delimiter="\t", nodetype=int, data=[("weight", float), ("layer", str)],
+                         create_using=nx.DiGraph)
+    assert G.number_of_edges() == g.num_edges
+    src, dst = int(g.arrays.src[0]), int(g.arrays.dst[0])
+    assert G[src][dst]["weight"] == pytest.approx(float(g.arrays.weight[0])) and G[src][dst]["layer"] == "features.0"
+    # igraph's NCOL reader takes at most 3 columns and no comments: docs/formats.md uses TupleList
+    with open(path) as f:
+        rows = [(int(a), int(b), float(w), layer) for a, b, w, layer in
+                (line.rstrip("\n").split("\t") for line in f if not line.startswith("#"))]
+    ig = igraph.Graph.TupleList(rows, directed=True, edge_attrs=["weight", "layer"])
+    assert ig.ecount() == g.num_edges
+
+
+def test_edge_list_with_the_old_plain_header_is_still_read(tmp_path, layer_graphs):
+    path = tmp_path / "g.tsv"
+    layer_graphs.save(path)
+    current = columns(sg.load_graph(path).union())
+    path.write_text(path.read_text().removeprefix("# "))
+    # the edit changes the content the sidecar's checksum covers, hence verify=False
+    assert columns(sg.load_graph(path, verify=False).union()) == current
 
 
 def test_mtx_of_one_layer_is_the_biadjacency(tmp_path, bipartite_graph):
@@ -180,7 +210,7 @@ def test_edge_list_to_stdout_warns_and_skips_sidecar(capsys, bipartite_graph):
     with pytest.warns(UserWarning, match="sidecar"):
         write_stream(EdgeStream.from_graph(bipartite_graph), "-", "edgelist")
     out = capsys.readouterr().out.split("\n")
-    assert out[0] == "source\ttarget\tweight\tlayer" and len(out) == bipartite_graph.num_edges + 2
+    assert out[0] == "# source\ttarget\tweight\tlayer" and len(out) == bipartite_graph.num_edges + 2
 
 
 def small_net():

@@ -2,6 +2,7 @@
 
 import importlib
 import importlib.metadata
+import json
 import sys
 import textwrap
 import warnings
@@ -125,3 +126,22 @@ def test_reset_forgets_plugin_metrics(installed, monkeypatch):
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
     names, _ = _discover()
     assert "sgplug.edges" not in names and failed_plugins() == []
+
+
+def test_env_lists_loaded_plugins_with_their_metrics_and_broken_ones(installed):
+    from click.testing import CliRunner
+
+    from sparsegraph_cli.main import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = CliRunner().invoke(main, ["env"])
+    assert result.exit_code == 0, result.output
+    loaded = [line for line in result.output.splitlines() if line.startswith("metric plugin")]
+    assert sorted(loaded) == [
+        "metric plugin     sgplug-good: callable = sgplug_call:register (1 metric: sgcall.seven)",
+        "metric plugin     sgplug-good: good = sgplug_good (1 metric: sgplug.edges)",
+    ]
+    assert sum(line.startswith("failed plugin") for line in result.output.splitlines()) == 2
+    info = json.loads(CliRunner().invoke(main, ["env", "--format", "json"]).output)
+    assert len(info["plugins"]) == 2 and len(info["failed_plugins"]) == 2

@@ -109,3 +109,28 @@ def test_cli_bad_input_gives_one_line_and_exit_code(tmp_path, args, code, messag
     assert result.exit_code == code, result.output
     error_lines = [line for line in result.output.splitlines() if line.startswith("Error")]
     assert len(error_lines) == 1 and message in error_lines[0]
+
+
+def test_a_failed_start_does_not_block_its_retry(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(BadInputError, match="cannot read digits inputs"):
+        run_prune(_config(model="torchvision:resnet18", train_options={"epochs": 0}), run)
+    assert (run / "config.json").exists()  # the failed start left its configuration behind
+    with pytest.warns(UserWarning, match="holds no results"):
+        summary = run_prune(_config(train_options={"epochs": 0}), run)  # the corrected command, no --resume
+    assert json.loads((run / "config.json").read_text())["model"] == "lenet5"
+    assert summary["mask_fingerprint"] == MaskSet.load(run / "masks.safetensors").fingerprint()
+    events = [json.loads(line)["event"] for line in (run / "log.jsonl").read_text().splitlines()]
+    assert events.count("config") == 1  # the failed start's log is gone
+
+
+def test_resume_of_a_failed_start_with_another_configuration_starts_it_again(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(BadInputError):
+        run_prune(_config(model="torchvision:resnet18", train_options={"epochs": 0}), run)
+    with pytest.warns(UserWarning, match="differs in: model"):
+        run_prune(_config(train_options={"epochs": 0}), run, resume=True)
+    assert (run / "masks.safetensors").exists()
+    # once results exist, a different configuration is refused again
+    with pytest.raises(BadInputError, match="differs in: density"):
+        run_prune(_config(density=0.2, train_options={"epochs": 0}), run, resume=True)

@@ -78,3 +78,57 @@ def test_cli_options_reach_pags(tmp_path):
                                      "--base", "magnitude", "--density", "0.1", "--epochs", "0",
                                      "-o", str(tmp_path / "bad"), "--no-progress"])
     assert bad.exit_code != 0 and "perturb" in str(bad.exception or bad.output)
+
+
+def test_plot_without_matplotlib_is_refused_before_any_work(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails as if not installed
+    with pytest.raises(sg.errors.UsageError, match=r"--plot needs matplotlib.*sparsegraph\[plot\]"):
+        run_prune(_config(train_options={"epochs": 0}, plot=True), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    result = CliRunner().invoke(sg_main(), ["prune", "--model", "lenet5", "--dataset", "digits", "--method", "pags",
+                                            "--base", "snip", "--population", "2", "--sparsity", "0.95",
+                                            "--epochs", "0", "--plot", "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 2 and "pip install 'sparsegraph[plot]'" in result.output
+
+
+def test_plot_failure_at_the_end_keeps_the_results_and_resume_needs_no_plot(tmp_path, monkeypatch):
+    import sparsegraph.pruning.samplers.plot as plot
+
+    def broken(*args, **kwargs):
+        raise ImportError("matplotlib went away")
+
+    monkeypatch.setattr(plot, "plot_pags", broken)
+    run = tmp_path / "run"
+    with pytest.warns(UserWarning, match="pags.png not written: ImportError"):
+        summary = run_prune(_config(train_options={"epochs": 1}, plot=True), run)
+    for name in ("masks.safetensors", "metrics.json", "summary.json", "checkpoints/last.pt"):
+        assert (run / name).exists(), name
+    # --plot changes no result: the run resumes without it
+    again = run_prune(_config(train_options={"epochs": 1}), run, resume=True)
+    assert again["mask_fingerprint"] == summary["mask_fingerprint"]
+
+
+def sg_main():
+    from sparsegraph_cli.main import main
+
+    return main
+
+
+def test_the_documented_python_pags_run_gives_the_cli_mask(tmp_path):
+    # docs/tutorials/pags.md: the Python script builds model and data as `sparsegraph prune` does
+    from sparsegraph.training import load_train_data
+    from sparsegraph.utils import derive_seed
+
+    options = ["--base", "snip", "--population", "4", "--interval", "2"]
+    result = CliRunner().invoke(sg_main(), ["prune", "--model", "lenet5", "--dataset", "digits", "--method", "pags",
+                                            *options, "--sparsity", "0.95", "--epochs", "0", "--seed", "3",
+                                            "--format", "json", "-o", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    seed = 3
+    data = load_train_data("digits", seed=seed)
+    model = sg.load_model("lenet5", input_shape=(1, 8, 8), seed=derive_seed(seed, "init"))
+    api = sg.pruning.run(model, "pags", sparsity=0.95, data=data.train, seed=seed, input_shape=(1, 8, 8),
+                         base="snip", population=4, interval=2, run_dir=tmp_path / "api")
+    assert api.masks.fingerprint() == json.loads(result.stdout)["mask_fingerprint"]

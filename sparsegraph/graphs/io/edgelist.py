@@ -1,7 +1,8 @@
 """Edge lists: ``.tsv`` / ``.tsv.gz`` with a ``.meta.json`` sidecar (graphs.md §5).
 
-The first line is ``source\\ttarget\\tweight\\tlayer`` (``\\tsigned_weight`` appended with
-``signed=True``); then one line per edge in canonical order: decimal global ids, the shortest decimal
+The first line is the comment ``# source\\ttarget\\tweight\\tlayer`` (``\\tsigned_weight`` appended with
+``signed=True``), so ``networkx.read_edgelist`` skips it (a header without the ``# ``, as older versions
+wrote, is still read); then one line per edge in canonical order: decimal global ids, the shortest decimal
 that round-trips each float32 weight, and the edge-set name.
 """
 
@@ -21,10 +22,12 @@ from sparsegraph.graphs.rebuild import edge_arrays, rebuild, tables
 from sparsegraph.utils.atomic import atomic_paths
 
 HEADER = ("source", "target", "weight", "layer")
+# the header is a comment line: networkx.read_edgelist (comments="#") and other readers skip it
+COMMENT = "# "
 
 
 def _write_lines(out, stream, signed: bool) -> None:
-    out.write("\t".join(HEADER + (("signed_weight",) if signed else ())) + "\n")
+    out.write(COMMENT + "\t".join(HEADER + (("signed_weight",) if signed else ())) + "\n")
     for edge_set, a in stream.iter_sets():
         if "\t" in edge_set.name or "\n" in edge_set.name or "\r" in edge_set.name:
             raise ValueError(f"edge-set name {edge_set.name!r} contains a tab or newline; "
@@ -66,9 +69,9 @@ def read(path: str | os.PathLike, verify: bool = True):
     text_digest.text(header)
     text_digest.text(body)
     check(path, side.checksum, digest(text_digest, side.payload), verify)
-    header = header.rstrip("\n").split("\t")
+    header = header.rstrip("\n").removeprefix(COMMENT).split("\t")
     if tuple(header[:4]) != HEADER or header[4:] not in ([], ["signed_weight"]):
-        raise GraphFileError(f"{path}: the first line must be source, target, weight, layer "
+        raise GraphFileError(f"{path}: the first line must be '# source, target, weight, layer' "
                              "(and optionally signed_weight), tab-separated")
     ncol = len(header)
     lines = body.split("\n")

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sparsegraph.models.outputs import logits_of
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -24,6 +26,7 @@ class ScoringContext:
         batches: labelled scoring batches (generators with ``data="labels"``).
         second_batches: GraSP's second-pass batches when they differ from ``batches``.
         input_shape: per-sample input shape (generators with ``data="shape"``).
+        input_dtype: dtype of a generated input (None: the model's float; ``torch.int64`` for token ids).
         options: the generator's own options, defaults filled in.
     """
 
@@ -33,6 +36,7 @@ class ScoringContext:
     batches: list[Batch] = field(default_factory=list)
     second_batches: list[Batch] | None = None
     input_shape: tuple[int, ...] | None = None
+    input_dtype: torch.dtype | None = None
     options: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -41,7 +45,7 @@ def batch_loss(model: nn.Module, batch: Batch, dtype: torch.dtype, temperature: 
     x, y = batch
     if x.is_floating_point():
         x = x.to(dtype)
-    return F.cross_entropy(model(x) / temperature, y)
+    return F.cross_entropy(logits_of(model(x)) / temperature, y)
 
 
 def summed_gradients(model: nn.Module, weights: Sequence[torch.Tensor], batches: Sequence[Batch],

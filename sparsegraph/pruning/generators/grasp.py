@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from sparsegraph.pruning.generators.context import ScoringContext, batch_loss, summed_gradients
 from sparsegraph.pruning.registry import register_generator
@@ -57,7 +58,9 @@ def grasp_scores(model: nn.Module, ctx: ScoringContext) -> dict[str, torch.Tenso
     hg = [torch.zeros_like(w) for w in weights]
     # one double-backward per batch: Σ_b ∇(∇L_b · g) = ∇(Σ_b ∇L_b · g), with one graph alive at a time
     for batch in second:
-        grads = torch.autograd.grad(loss(model, batch), weights, create_graph=True, allow_unused=True)
+        # fused attention kernels (ViT, BERT) have no double backward; the math kernel computes the same
+        with sdpa_kernel(SDPBackend.MATH):
+            grads = torch.autograd.grad(loss(model, batch), weights, create_graph=True, allow_unused=True)
         dot = sum((gb * gw).sum() for gb, gw in zip(grads, g) if gb is not None)
         if not isinstance(dot, torch.Tensor) or not dot.requires_grad:
             continue

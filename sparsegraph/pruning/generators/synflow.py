@@ -31,8 +31,10 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import UsageError
+from sparsegraph.models.outputs import logits_of
 from sparsegraph.pruning.generators.context import ScoringContext
 from sparsegraph.pruning.registry import register_generator
+from sparsegraph.topology.inputs import example_input
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -53,8 +55,9 @@ def synflow_prepare(model: nn.Module, ctx: ScoringContext) -> None:
 def synflow_scores(model: nn.Module, ctx: ScoringContext) -> dict[str, torch.Tensor]:
     """S = |W ⊙ ∂R_flow/∂W| with R_flow = Σ f_|·|(1) (see the module docstring)."""
     weights = list(ctx.params.values())
-    ones = torch.ones((1, *ctx.input_shape), dtype=weights[0].dtype, device=weights[0].device)
-    flow = model(ones).sum()
+    # float inputs in the scoring dtype; token ids (an integer input dtype) are all 1
+    ones = example_input(model, ctx.input_shape, ctx.input_dtype, fill=1.0, device=weights[0].device)
+    flow = logits_of(model(ones)).sum()
     grads = torch.autograd.grad(flow, weights, allow_unused=True)
     return {name: (w.detach() * g).abs() if g is not None else torch.zeros_like(w.detach())
             for (name, w), g in zip(ctx.params.items(), grads)}
