@@ -7,8 +7,10 @@ or ``.npz`` archive. Files from elsewhere need no header.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -141,17 +143,39 @@ def _prune_state_dict_masks(entries: dict[str, Any]) -> tuple[dict[str, Any], li
 
 
 def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: dict[str, str]) -> None:
-    """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix."""
+    """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix.
+
+    The bytes depend only on the masks (names, order, shapes, bits) and the header: header keys are
+    sorted, zip members carry fixed dates and names, and nothing random (temporary file names, map
+    order) reaches the file, so the file's hash identifies its content.
+    """
     suffix = _suffix(path)
+    header = dict(sorted(header.items()))
     with atomic_path(path) as tmp:
         if suffix in SAFETENSORS_SUFFIXES:
-            from safetensors.torch import save_file
+            from safetensors.torch import save
 
-            save_file(masks, str(tmp), metadata=header)
+            Path(tmp).write_bytes(_sorted_safetensors_header(save(masks, metadata=header)))
         elif suffix in TORCH_SUFFIXES:
-            torch.save({**masks, HEADER_KEY: json.dumps(header)}, tmp)
+            # to memory: torch names the archive's records after the (random) temporary file
+            buffer = io.BytesIO()
+            torch.save({**masks, HEADER_KEY: json.dumps(header)}, buffer)
+            Path(tmp).write_bytes(buffer.getvalue())
         else:
             _write_npz(tmp, {name: mask.numpy() for name, mask in masks.items()}, json.dumps(header))
+
+
+def _sorted_safetensors_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted (the writer's map order is random).
+
+    Layout: an 8-byte little-endian header length N, N bytes of JSON padded with spaces to a multiple
+    of 8, then the tensor bytes (offsets are relative to them, so they do not move).
+    """
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + length:]
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray], header_text: str) -> None:
