@@ -55,7 +55,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="PAGS/PEGS layer-wise rule (default imdb for full_spectrum, single otherwise).")
 @click.option("--merge", type=click.Choice(["layerwise", "layer", "whole"]), default=None,
               help="PAGS/PEGS: merge per layer (default; 'layer' is an alias) or keep whole masks.")
-@click.option("--rebalance", is_flag=True, help="PAGS/PEGS: restore exactly K kept weights in the exported mask.")
+@click.option("--rebalance/--no-rebalance", default=None,
+              help="PAGS/PEGS: export exactly K kept weights (default), or keep the authors' layer-wise merge, "
+                   "whose count drifts from K (--no-rebalance).")
 @click.option("--perturb", type=float, default=None,
               help="PAGS/PEGS: relative Gaussian noise per sample (needed for magnitude/synflow bases).")
 @click.option("--first-mask-data", type=click.Choice(["samples", "full"]), default=None,
@@ -110,7 +112,7 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
         "base": base, "population": population, "interval": interval, "score": score_metric,
         "direction": score_direction, "rule": rule,
-        "merge": merge, "rebalance": rebalance or None, "perturb": perturb,
+        "merge": merge, "rebalance": rebalance, "perturb": perturb,
         "first_mask_data": first_mask_data, "workers": workers,
         "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
@@ -135,8 +137,13 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
     ]
     if "pags_score" in summary:
         lines.append(f"PAGS score        {summary['pags_score']:.6g} (base {summary['pags_base_score']:.6g})")
-        if "pags_rebalanced_score" in summary:
-            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K weights)")
+        if summary.get("pags_rebalanced"):
+            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K = "
+                         f"{summary['pags_target_kept']:,} weights)")
+        else:
+            lines.append(f"kept weights      {summary['pags_kept']:,} "
+                         f"(K = {summary['pags_target_kept']:,}: --no-rebalance keeps the authors' layer-wise "
+                         "merge)")
     if "test_at_best_val" in summary:
         label = "test accuracy     "
         if summary["test_at_best_val"] is not None:

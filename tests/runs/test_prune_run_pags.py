@@ -78,3 +78,25 @@ def test_cli_options_reach_pags(tmp_path):
                                      "--base", "magnitude", "--density", "0.1", "--epochs", "0",
                                      "-o", str(tmp_path / "bad"), "--no-progress"])
     assert bad.exit_code != 0 and "perturb" in str(bad.exception or bad.output)
+
+
+def test_cli_default_exports_exact_density_and_no_rebalance_keeps_the_merge(tmp_path):
+    from sparsegraph_cli.prune import prune
+
+    def run(name, *extra):
+        out = tmp_path / name
+        args = ["--model", "lenet5", "--dataset", "digits", "--method", "pags", "--base", "snip", "--sparsity",
+                "0.95", "--population", "4", "--epochs", "0", "--metrics", "density", "-o", str(out),
+                "--no-progress", *extra]
+        result = CliRunner().invoke(prune, args)
+        assert result.exit_code == 0, result.output
+        return result.output, json.loads((out / "summary.json").read_text()), sg.MaskSet.load(out / "masks.safetensors")
+
+    k = round(0.05 * sum(m.numel() for m in run("probe")[2].values()))
+    text, summary, masks = run("default")
+    assert masks.num_kept == k == summary["pags_target_kept"] == summary["pags_kept"]
+    assert summary["pags_rebalanced"] is True and f"exactly K = {k:,} weights" in text
+    text, summary, masks = run("merge", "--no-rebalance")
+    assert summary["pags_rebalanced"] is False and masks.metadata["rebalanced"] is False
+    assert masks.num_kept == summary["pags_kept"] != k == summary["pags_target_kept"]
+    assert f"kept weights      {masks.num_kept:,} (K = {k:,}: --no-rebalance" in text
