@@ -54,6 +54,6 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
         raise UsageError(f"{exc}") from None
     model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
     export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat, max_bytes=limit,
-                 model_spec=model_spec)
+                 model_spec=model_spec, progress=True)
     if output != "-":
         click.echo(f"wrote {output}", err=True)

@@ -281,11 +281,12 @@ STREAMED_FORMATS = ("edgelist", "npz", "mtx", "graphml")
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
            max_bytes: int | str | None = None, *, support: str | None = None, model_spec: str | None = None,
-           **options: Any) -> None:
+           progress: bool = False, **options: Any) -> None:
     """Encode a model and write it to ``path`` (graphs.md §5–6).
 
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
-    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`.
+    ``pyg`` builds the graph in memory. ``progress``: report the edge sets written on stderr. Options as
+    for :meth:`Graph.save`.
     """
     from sparsegraph.graphs.io import resolve_format, write_stream
 
@@ -309,4 +310,5 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
         stream = builder(model, masks, encoding, input_shape, compat, support, model_spec)
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
                 describe_encoding(encoding, model, model_spec, input_shape))
+    stream.progress = progress
     write_stream(stream, path, fmt, **options)

@@ -272,8 +272,6 @@ class PagsRun:
         save_state(self.run_dir, {"best": best.to_state(), "excluded": excluded}, digest)
 
     def _progress(self, total: int, initial: int):
-        if not self.own["progress"]:
-            return None
-        from tqdm import tqdm
+        from sparsegraph.utils.progress import progress
 
-        return tqdm(total=total, initial=initial, desc="pags", unit="mask")
+        return progress(total, "pags", "mask", enabled=bool(self.own["progress"]), initial=initial)
