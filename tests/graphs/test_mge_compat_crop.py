@@ -19,15 +19,6 @@ from sparsegraph.metrics import compute, list_metrics
 from sparsegraph.metrics.cache import metric_cache
 
 
-class Chain(nn.Module):
-    def __init__(self, *layers):
-        super().__init__()
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.layers(x)
-
-
 def published_chain(convs, side):
     """Nodes and edges (published order) of a conv chain, built the way mge-snn builds it."""
     dim, src, dst, w = [], [], [], []
@@ -80,10 +71,10 @@ def masked(model, density, seed):
 
 NETS = {
     # 2x6x6, 3x3/2/p1 stem: P0 = 8, 8 - 3 odd -> o = 3, P = 7; then a 3x3/1/p1 conv on 3x3
-    "stem_crop_i6": (lambda: Chain(nn.Conv2d(2, 3, 3, 2, 1, bias=False), nn.ReLU(),
+    "stem_crop_i6": (lambda: nn.Sequential(nn.Conv2d(2, 3, 3, 2, 1, bias=False), nn.ReLU(),
                                    nn.Conv2d(3, 4, 3, 1, 1, bias=False)), (2, 6, 6)),
     # MNIST-sized stem: 1x28x28, 3x3/2/p1: P0 = 30 -> o = 14, P = 29; then two convs on 14x14
-    "stem_crop_i28": (lambda: Chain(nn.Conv2d(1, 4, 3, 2, 1, bias=False), nn.ReLU(),
+    "stem_crop_i28": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1, bias=False), nn.ReLU(),
                                     nn.Conv2d(4, 4, 3, 1, 1, bias=False), nn.ReLU(),
                                     nn.Conv2d(4, 2, 3, 1, 1, bias=False)), (1, 28, 28)),
 }
