@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sparsegraph_cli.inputs import load_model_and_masks, model_options
-from sparsegraph_cli.options import parse_shape
+from sparsegraph_cli.options import parse_max_memory, parse_shape
 
 ENCODINGS = ("rolled", "rolled-channel", "unrolled", "mge")
 FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
@@ -24,20 +24,23 @@ FORMATS = ("pyg", "graphml", "edgelist", "npz", "mtx")
 @click.option("-o", "--output", required=True, metavar="PATH",
               help="Output file ('-' writes an edge list to stdout, without its sidecar).")
 @click.option("--max-memory", default=None, metavar="SIZE",
-              help="Memory limit for the graph, e.g. 8GB or 512MiB (default: $SPARSEGRAPH_MAX_BYTES or 4GiB).")
+              help="Memory limit of every estimate (model, trace, graph), e.g. 8GB or 512MiB "
+                   "(default: $SPARSEGRAPH_MAX_BYTES or 4GiB).")
 def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path: str | None,
            masks_from_zeros: bool, encoding: str, input_shape: str | None, compat: str | None, fmt: str,
            output: str, max_memory: str | None) -> None:
     """Write the graph of a (pruned) model to PATH.
 
     edgelist, npz, mtx and graphml are streamed layer by layer; edgelist and mtx get a
-    PATH.meta.json sidecar with the node attributes. Exit codes: 0 success, 1 graph too large for
-    --max-memory, 2 usage error (unknown encoding or format, missing --input-shape), 3 bad input
-    (unreadable model or mask, mask not fitting, unsupported layer).
+    PATH.meta.json sidecar with the node attributes. The file size is estimated and printed on
+    stderr before writing; PATH is replaced only once complete. Exit codes: 0 success, 2 usage error
+    (unknown encoding or format, missing --input-shape), 3 bad input (unreadable model or mask, mask
+    not fitting, unsupported layer), a graph too large for --max-memory, or an output that cannot be
+    written (no permission, not enough free space).
     """
     from sparsegraph.errors import UsageError
     from sparsegraph.graphs import export as export_graph
-    from sparsegraph.utils.sizes import parse_bytes
+    from sparsegraph.utils.memory import memory_limit
 
     if encoding not in ENCODINGS:
         raise UsageError(f"--encoding: unknown encoding {encoding!r}; expected one of: " + ", ".join(ENCODINGS))
@@ -49,11 +52,14 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int, masks_path
         raise UsageError(f"-o -: only the edgelist format can be written to stdout, not {fmt}")
     try:
         shape = parse_shape(input_shape)
-        limit = None if max_memory is None else parse_bytes(max_memory)
-    except (click.BadParameter, ValueError) as exc:
+    except click.BadParameter as exc:
         raise UsageError(f"{exc}") from None
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
-    export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat, max_bytes=limit,
-                 model_spec=model_spec, progress=True)
+    limit = parse_max_memory(max_memory)
+    with memory_limit(limit):
+        model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros,
+                                            shape)
+        export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat,
+                     max_bytes=limit, model_spec=model_spec, notify=lambda line: click.echo(line, err=True),
+                     progress=True)
     if output != "-":
         click.echo(f"wrote {output}", err=True)

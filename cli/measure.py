@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from sparsegraph_cli.inputs import load_model_and_masks, model_options
-from sparsegraph_cli.options import device_option, format_option, parse_shape
+from sparsegraph_cli.options import device_option, format_option, parse_max_memory, parse_shape
 from sparsegraph_cli.output import emit, render_table
 
 # "none" stays a string: it is a value of options such as aggregate=none
@@ -51,6 +51,9 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
               help="Skip layers matching this fnmatch pattern (or re:REGEX); repeatable.")
 @click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
               help="A metric or measure option, e.g. solver=dense or aggregate=valid_mean; repeatable.")
+@click.option("--max-memory", default=None, metavar="SIZE",
+              help="Memory limit of every estimate (model, trace, graphs, path passes), e.g. 8GB "
+                   "(default: $SPARSEGRAPH_MAX_BYTES or 4GiB); work above it is refused before it starts.")
 @device_option()
 @format_option(("table", "json", "jsonl", "csv"), "table")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to this file.")
@@ -58,27 +61,34 @@ def parse_options(pairs: tuple[str, ...]) -> dict:
               metavar="PATH", help="Also write the effective weights (on an input→output path; the paths "
                                    "convention applies) as a mask file (.safetensors, .pt or .npz).")
 def measure_command(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, metrics, convention,
-                    input_shape, include, exclude, option_pairs, device, fmt, output,
+                    input_shape, include, exclude, option_pairs, max_memory, device, fmt, output,
                     effective_masks_path) -> None:
-    """Measure a model and its masks with registry metrics (layer rows and network rows)."""
+    """Measure a model and its masks with registry metrics (layer rows and network rows).
+
+    Memory is estimated before each step (building the model for --input-shape, the trace, the
+    graphs, the path passes); a step above --max-memory is refused with exit code 3 and its estimate.
+    """
     from sparsegraph.metrics import measure
     from sparsegraph.metrics.registry import resolve
+    from sparsegraph.utils.memory import memory_limit
 
     device = _metric_device(device)
 
     options = parse_options(option_pairs)
     resolve(metrics)  # an unknown metric name fails before the model is loaded
     shape = parse_shape(input_shape)
-    model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros, shape)
-    result = measure(model, masks, metrics, shape, include=include, exclude=exclude,
-                     convention=convention, device=device,
-                     model_spec=model_spec, masks_path=masks_path, **options)
-    if effective_masks_path is not None:
-        from sparsegraph.metrics import effective_masks
+    with memory_limit(parse_max_memory(max_memory)):
+        model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros,
+                                            shape)
+        result = measure(model, masks, metrics, shape, include=include, exclude=exclude,
+                         convention=convention, device=device,
+                         model_spec=model_spec, masks_path=masks_path, **options)
+        if effective_masks_path is not None:
+            from sparsegraph.metrics import effective_masks
 
-        paths_convention = result.options.get("paths_convention", "exact")
-        effective_masks(model, masks, result.options.get("input_shape"), convention=paths_convention,
-                        device=device).save(effective_masks_path)
+            paths_convention = result.options.get("paths_convention", "exact")
+            effective_masks(model, masks, result.options.get("input_shape"), convention=paths_convention,
+                            device=device).save(effective_masks_path)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if fmt == "json":

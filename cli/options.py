@@ -38,6 +38,19 @@ def progress_enabled(no_progress: bool) -> bool:
     return not no_progress
 
 
+def parse_max_memory(text: str | None) -> int | None:
+    """``--max-memory`` as bytes (None: the default limit)."""
+    from sparsegraph.errors import UsageError
+    from sparsegraph.utils.sizes import parse_bytes
+
+    if text is None:
+        return None
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise UsageError(f"--max-memory: {exc}") from None
+
+
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
     """Parse ``3,32,32`` into ``(3, 32, 32)``."""
     if text is None:

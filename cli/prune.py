@@ -8,6 +8,9 @@ from sparsegraph_cli.options import (device_option, format_option, no_progress_o
                                      training_options, training_settings)
 from sparsegraph_cli.output import emit, render_json
 
+# ``--track`` without a value (sparsegraph.tracking.DEFAULT_TRACK; not imported here to keep --help light)
+TRACK_DEFAULT = ("spectral.full_spectrum", "paths")
+
 
 def _metric_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
@@ -24,8 +27,8 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="Data root (default $SPARSEGRAPH_DATA, else ./datasets).")
 @click.option("--download", is_flag=True, help="Download a missing torchvision dataset.")
 @click.option("--method", required=True,
-              help="Pruning method: a generator (random, erk, snip, grasp, synflow, ...), pags, pegs, imp, "
-                   "early-bird (alias eb).")
+              help="Pruning method: a generator (random, erk, snip, grasp, synflow, npb, ...), pags, pegs, imp, "
+                   "early-bird (alias eb), or dynamic sparse training: set, rigl.")
 @click.option("--sparsity", type=float, default=None, help="Pruned fraction s in [0, 1); or give --density.")
 @click.option("--density", type=float, default=None, help="Kept fraction d = 1 - s in (0, 1].")
 @click.option("--scope", type=click.Choice(["global", "layer"]), default=None, help="Global or layer-wise selection.")
@@ -38,7 +41,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--exclude", multiple=True, metavar="REGEX", help="Keep matching parameters dense (repeatable).")
 @click.option("--dense-first-layer", is_flag=True, help="Keep the first prunable layer dense.")
 @click.option("--dense-classifier", is_flag=True, help="Keep the last prunable layer dense.")
-@click.option("--base", default=None, help="PAGS/PEGS: the base generator sampled (snip, grasp, erk, random, ...).")
+@click.option("--base", default=None,
+              help="PAGS/PEGS: the base generator sampled (snip, grasp, erk, random, ...); "
+                   "SET/RigL: the generator of the initial mask (default erk).")
 @click.option("--population", type=click.IntRange(min=0), default=None,
               help="PAGS/PEGS: samples after the base mask (default 1000; 0 = the base mask).")
 @click.option("--interval", type=click.IntRange(min=1), default=None,
@@ -67,7 +72,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--warmup-iters", type=click.IntRange(min=0), default=None,
               help="PEGS: dense SGD warm-up steps before sampling (default 500).")
 @click.option("--train-snapshots", is_flag=True, help="PAGS/PEGS: also train every snapshot mask.")
-@click.option("--plot", is_flag=True, help="PAGS/PEGS: write RUN_DIR/pags.png (needs matplotlib).")
+@click.option("--plot", is_flag=True,
+              help="Write RUN_DIR/pags.png (PAGS/PEGS) and, with --track, RUN_DIR/track_<family>.png "
+                   "(needs matplotlib).")
 @click.option("--rewind-iter", type=click.IntRange(min=0), default=None,
               help="IMP: rewind iteration k (default 3 epochs' worth, at most half the schedule; 0 = initial weights).")
 @click.option("--eb-epsilon", type=float, default=None, help="Early-Bird: mask distance threshold (default 0.1).")
@@ -75,6 +82,37 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="Early-Bird: give up after this many epochs (default half the recipe).")
 @click.option("--eb-retrain", type=click.Choice(["rewind", "continue", "reinit"]), default=None,
               help="Early-Bird: retrain from θ_0 (default), the Early-Bird weights, or a re-initialisation.")
+@click.option("--npb-alpha", type=click.FloatRange(0, 1), default=None,
+              help="NPB: weight α of the node term (default 0.01; 1 − α weighs the path term).")
+@click.option("--npb-beta", type=click.FloatRange(min=0), default=None,
+              help="NPB: weight β of non-empty kernels (default 1; the authors' ResNet-18 script: 2).")
+@click.option("--npb-max-p", type=click.IntRange(min=1), default=None,
+              help="NPB: most taps per kernel of the inner convs (default 9; ResNet-18 script: 6).")
+@click.option("--npb-chunk", type=click.IntRange(min=0), default=None,
+              help="NPB: output channels per MILP of large layers (default 32; 0 = whole layers).")
+@click.option("--npb-init", default=None, metavar="erk|uniform|METHOD",
+              help="NPB: layer densities from ERK (default), uniform, or another generator's mask.")
+@click.option("--npb-node-term", type=click.Choice(["code", "paths"]), default=None,
+              help="NPB: node term as the released code (default) or the paper's (channels with paths).")
+@click.option("--npb-placement", type=click.Choice(["magnitude", "random"]), default=None,
+              help="NPB: taps inside a kernel at the largest |w| (default) or seeded random positions.")
+@click.option("--no-npb-refine", is_flag=True, help="NPB: skip the effective-weight post-pass.")
+@click.option("--npb-time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="NPB: seconds per MILP solve (default: no limit); reaching it is an error.")
+@click.option("--dst-interval", type=click.IntRange(min=1), default=None,
+              help="SET/RigL: steps between mask updates (default 1500 / 4000, scaled down for runs shorter "
+                   "than 88,000 steps).")
+@click.option("--dst-fraction", type=click.FloatRange(0.0, 1.0), default=None,
+              help="SET/RigL: initial drop-and-regrow fraction ζ0 (default 0.5).")
+@click.option("--dst-schedule", type=click.Choice(["cosine", "constant", "linear"]), default=None,
+              help="SET/RigL: decay of the fraction over training (default cosine).")
+@click.option("--dst-stop", type=click.FloatRange(0.0, 1.0), default=None,
+              help="SET/RigL: stop updating the mask after this fraction of training (default 1.0 / 0.75).")
+@click.option("--track", "track", is_flag=False, flag_value=",".join(TRACK_DEFAULT), default=None, metavar="METRICS",
+              help="Follow these metrics (names or families) over training: RUN_DIR/track.csv and track/ "
+                   f"snapshots (--track alone: {','.join(TRACK_DEFAULT)}).")
+@click.option("--track-every", type=click.IntRange(min=1), default=None,
+              help="With --track: every N steps (default: every mask update and every epoch end).")
 @training_options()
 @click.option("--metrics", "metrics", default="density,ramanujan,spectral", show_default=True,
               help="Metric names or families written to metrics.json.")
@@ -88,7 +126,9 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
           allocation, rounds, score_batches, score_batch_size, bn_mode, exclude, dense_first_layer,
           dense_classifier, base, population, interval, score_metric, score_direction, rule, merge, rebalance,
           perturb, first_mask_data, workers, executor, ray_address, warmup_iters, train_snapshots, plot,
-          rewind_iter, eb_epsilon, eb_max_epochs, eb_retrain, recipe, epochs, batch_size, lr, weight_decay,
+          rewind_iter, eb_epsilon, eb_max_epochs, eb_retrain, npb_alpha, npb_beta, npb_max_p, npb_chunk, npb_init,
+          npb_node_term, npb_placement, no_npb_refine, npb_time_limit, dst_interval, dst_fraction, dst_schedule,
+          dst_stop, track, track_every, recipe, epochs, batch_size, lr, weight_decay,
           val_split, select_on_test, amp, channels_last, deterministic, data_path, metrics, device, seed,
           run_dir, resume, fmt, no_progress):
     """Prune at initialisation, measure the mask, train the sparse network.
@@ -115,13 +155,19 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
         "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
         "eb_max_epochs": eb_max_epochs, "eb_retrain": eb_retrain,
+        "npb_alpha": npb_alpha, "npb_beta": npb_beta, "npb_max_p": npb_max_p, "npb_chunk": npb_chunk,
+        "npb_init": npb_init, "npb_node_term": npb_node_term, "npb_placement": npb_placement,
+        "npb_refine": False if no_npb_refine else None, "npb_time_limit": npb_time_limit,
+        "dst_interval": dst_interval, "dst_fraction": dst_fraction, "dst_schedule": dst_schedule,
+        "dst_stop": dst_stop,
     }.items() if v is not None}
     training = training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
                                  channels_last, deterministic, data_path)
     config = PruneRunConfig(
         model=model_spec, dataset=dataset, method=method, density=d, seed=seed, num_classes=num_classes,
         checkpoint=checkpoint, data_root=data_root, download=download, method_options=method_options,
-        device=device, metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot, **training)
+        device=device, metrics=_metric_list(metrics), train_snapshots=train_snapshots, plot=plot,
+        track=_metric_list(track or ""), track_every=track_every, **training)
     summary = run_prune(config, run_dir, resume=resume, progress=progress_enabled(no_progress))
     if fmt == "json":
         emit(render_json(summary), None)
@@ -142,6 +188,19 @@ def prune(model_spec, checkpoint, num_classes, dataset, data_root, download, met
             lines.append(f"kept weights      {summary['pags_kept']:,} "
                          f"(K = {summary['pags_target_kept']:,}: --no-rebalance keeps the authors' layer-wise "
                          "merge)")
+    if "npb" in summary:
+        npb = summary["npb"]
+        lines.append(f"NPB objective     {npb['objective']:.6g} (sum over {len(npb['layers'])} layers; "
+                     f"{npb['solves']} MILPs, {npb['solver_seconds']:.2f} s in the solver)")
+    if "dst" in summary:
+        dst = summary["dst"]
+        lines.append(f"mask updates      {dst['updates']} every {dst['interval']} steps (ζ0 {dst['fraction']:g}, "
+                     f"{dst['schedule']}, stop {dst['stop']:g}); ITOP rate {dst['itop_rate']:.4f}")
+    if "tracking" in summary:
+        tracked = summary["tracking"]
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in tracked["final"].items() if v is not None)
+        lines.append(f"tracked           {tracked['steps']} steps in track.csv; at step {tracked['final_step']}: "
+                     f"{shown}")
     if "test_at_best_val" in summary:
         label = "test accuracy     "
         if summary["test_at_best_val"] is not None:

@@ -41,7 +41,13 @@ def study() -> None:
 @click.option("--score-batches", type=click.IntRange(min=1), default=None, help="Scoring batches for data-driven methods.")
 @click.option("--score-batch-size", type=click.IntRange(min=1), default=None, help="Scoring batch size.")
 @click.option("--option", "option_pairs", multiple=True, metavar="KEY=VALUE",
-              help="Generator option for every method (repeatable), e.g. --option scope=layer.")
+              help="Generator option for every method (repeatable), e.g. --option scope=layer; dst_* options "
+                   "(dst_interval=...) go to the set/rigl runs only.")
+@click.option("--track", is_flag=False, flag_value="spectral.full_spectrum,paths", default=None, metavar="METRICS",
+              help="Follow these metrics over training in every run (track.csv; --track alone: "
+                   "spectral.full_spectrum,paths); 'study analyze --at-step' reads them.")
+@click.option("--track-every", type=click.IntRange(min=1), default=None,
+              help="With --track: every N steps (default: every mask update and every epoch end).")
 @training_options()
 @click.option("--metrics", default="density,ramanujan,spectral", show_default=True,
               help="Metric names or families each run writes to metrics.json.")
@@ -53,7 +59,8 @@ def study() -> None:
 @click.option("-o", "--output", "study_dir", required=True, type=click.Path(file_okay=False), help="Study directory.")
 @format_option(("table", "json"), "table")
 def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoint, num_classes, data_root, download,
-                score_batches, score_batch_size, option_pairs, recipe, epochs, batch_size, lr, weight_decay, val_split,
+                score_batches, score_batch_size, option_pairs, track, track_every, recipe, epochs, batch_size, lr,
+                weight_decay, val_split,
                 select_on_test, amp, channels_last, deterministic, data_path, metrics, device, executor, workers,
                 ray_address, study_dir, fmt):
     """Prune (and train) every method x sparsity x seed into STUDY_DIR/<method>_s<sparsity>_seed<seed>.
@@ -69,6 +76,7 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
                          if v is not None}}
     settings = {"num_classes": num_classes, "checkpoint": checkpoint, "data_root": data_root, "download": download,
                 "method_options": method_options, "device": device, "metrics": parse_list(metrics, str, "--metrics"),
+                "track": parse_list(track or "", str, "--track"), "track_every": track_every,
                 **training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
                                     channels_last, deterministic, data_path)}
     spec = GridSpec(model=model_spec, dataset=dataset, methods=parse_list(methods, str, "--methods"),
@@ -106,6 +114,9 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 @click.option("--accuracy-key", type=click.Choice(["test_at_best_val", "test_final", "best_val", "test_best_epoch"]),
               default="test_at_best_val", show_default=True, help="Summary field read as a run's accuracy.")
 @click.option("--no-compute", is_flag=True, help="Do not compute metrics missing from metrics.json.")
+@click.option("--at-step", default=None, metavar="N|final",
+              help="Correlate the metrics tracked at step N (the last tracked step <= N; 'final': the last) "
+                   "from each run's track.csv, instead of metrics.json (runs made with --track).")
 @click.option("--dataset", default=None,
               help="Dataset of runs or CSV rows that name none (sets the input shape and classes of the rebuilt "
                    "model; default: the run directory's, else the zoo model's).")
@@ -126,8 +137,8 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
               help="Output folder (default: SOURCE/analysis, or <csv name>_analysis next to a CSV).")
 @format_option(("table", "json"), "table")
 @no_progress_option()
-def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_compute, dataset, input_shape, n_boot,
-                    ci, folds, plots, plot_metrics, heatmap_metrics, seed, device, out_dir, fmt, no_progress):
+def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_compute, at_step, dataset, input_shape,
+                    n_boot, ci, folds, plots, plot_metrics, heatmap_metrics, seed, device, out_dir, fmt, no_progress):
     """Correlate metrics with accuracy over a study directory or a CSV of masks.
 
     SOURCE is a study directory (from 'study run', or any folder of prune run directories) or a CSV
@@ -140,9 +151,13 @@ def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_co
 
     path = Path(source)
     out = Path(out_dir) if out_dir else (path / "analysis" if path.is_dir() else path.with_name(f"{path.stem}_analysis"))
+    if at_step is not None and at_step != "final":
+        if not at_step.isdigit():
+            raise click.BadParameter(f"{at_step!r} is not a step number or 'final'", param_hint="--at-step")
+        at_step = int(at_step)
     collection = collect(path, parse_list(metrics, str, "--metrics") if metrics else None, accuracy_key=accuracy_key,
                          compute_missing=not no_compute, device=None if device == "auto" else device,
-                         dataset=dataset, input_shape=parse_shape(input_shape))
+                         at_step=at_step, dataset=dataset, input_shape=parse_shape(input_shape))
     if collection.skipped:
         total = len(collection.skipped) + len(collection.records)
         click.echo(f"skipped {len(collection.skipped)} of {total} runs, by reason:", err=True)

@@ -4,6 +4,8 @@ The command line maps them to exit codes (see ``docs/cli.md``):
 
 * :class:`BadInputError` and subclasses -> exit code 3 (unreadable or mismatched model, mask,
   checkpoint or dataset; unsupported layers);
+* :class:`OutputError` (an output that cannot be written) and :class:`MemoryLimitError` (work refused
+  before allocation because its estimate exceeds the memory limit) -> exit code 3;
 * :class:`UsageError` -> exit code 2;
 * any other :class:`SparsegraphError` -> exit code 1.
 """
@@ -78,7 +80,46 @@ class TraceError(BadInputError):
         super().__init__(message)
 
 
-class GraphTooLargeError(SparsegraphError, MemoryError):
+class OutputError(SparsegraphError, OSError):
+    """An output that cannot be written: no permission, no space left, a parent that is a file, ...
+
+    Writers leave no partial file behind, and an earlier file at ``path`` keeps its old content.
+
+    Args:
+        path: the output that could not be written.
+        reason: why, in a few words (``permission denied``, ``no space left on device``, ...).
+        needed_bytes: the free space the output needs, when known.
+        free_bytes: the free space there is, when known.
+    """
+
+    def __init__(self, path: str, reason: str, *, needed_bytes: int | None = None,
+                 free_bytes: int | None = None):
+        from sparsegraph.utils.sizes import format_bytes
+
+        self.path = str(path)
+        self.reason = reason
+        self.needed_bytes = needed_bytes
+        self.free_bytes = free_bytes
+        space = ""
+        if needed_bytes is not None:
+            space = f" (needs about {format_bytes(needed_bytes)}" + (
+                f", {format_bytes(free_bytes)} free)" if free_bytes is not None else ")")
+        super().__init__(f"cannot write {self.path}: {reason}{space}")
+
+
+class MemoryLimitError(SparsegraphError, MemoryError):
+    """Work whose estimated memory exceeds the configured limit (raised before allocation).
+
+    The message names the estimate, the limit and the option that raises it.
+    """
+
+    def __init__(self, message: str, *, estimate_bytes: int, limit_bytes: int):
+        self.estimate_bytes = estimate_bytes
+        self.limit_bytes = limit_bytes
+        super().__init__(message)
+
+
+class GraphTooLargeError(MemoryLimitError):
     """A graph whose estimated memory exceeds the configured limit (raised before allocation)."""
 
     def __init__(self, message: str, *, num_nodes: int, num_edges: int, target: str,
@@ -86,9 +127,7 @@ class GraphTooLargeError(SparsegraphError, MemoryError):
         self.num_nodes = num_nodes
         self.num_edges = num_edges
         self.target = target
-        self.estimate_bytes = estimate_bytes
-        self.limit_bytes = limit_bytes
-        super().__init__(message)
+        super().__init__(message, estimate_bytes=estimate_bytes, limit_bytes=limit_bytes)
 
 
 class MetricError(SparsegraphError):
@@ -112,6 +151,10 @@ class GeneratorRegistrationError(SparsegraphError, ValueError):
 
 class NonFiniteScoreError(SparsegraphError, ValueError):
     """A pruning score containing NaN or +-inf."""
+
+
+class SolverError(SparsegraphError):
+    """An exact solver (NPB's layer MILPs) failed, hit its time limit, or found the problem infeasible."""
 
 
 class TrainingError(SparsegraphError):

@@ -30,6 +30,7 @@ from sparsegraph.graphs.encodings.spec import LayerSpec, as_pair
 from sparsegraph.graphs.estimate import check_limit
 from sparsegraph.graphs.layer_graphs import LayerGraphs
 from sparsegraph.graphs.stream import EdgeStream
+from sparsegraph.utils.memory import with_memory_limit
 
 #: whole-network encodings: name -> builder(model, masks, input_shape, compat, support, max_bytes, attrs)
 #: returning a Graph subclass (``mge`` registers here).
@@ -194,6 +195,7 @@ def _network_builder(encoding: str) -> Callable[..., Any]:
     return builder
 
 
+@with_memory_limit
 def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, encoding: str | None = None,
            input_shape: tuple[int, ...] | None = None, compat: str | None = None, *, support: str | None = None,
            max_bytes: int | str | None = None, model_spec: str | None = None):
@@ -208,8 +210,8 @@ def encode(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None, en
             model is a zoo CIFAR model.
         compat: None, or ``"mge2024"`` for the published code's per-layer graphs.
         support: ``"mask"`` (every kept weight is an edge; default with masks) or ``"nonzero"``.
-        max_bytes: memory limit (default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB), checked before any
-            edge array is allocated.
+        max_bytes: memory limit (default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB), checked before the
+            trace and before any edge array is allocated.
         model_spec: the SPEC string stored as the ``model`` attribute.
 
     Returns:
@@ -278,15 +280,22 @@ NETWORK_STREAMS: dict[str, Callable[..., EdgeStream]] = {}
 STREAMED_FORMATS = ("edgelist", "npz", "mtx", "graphml")
 
 
+@with_memory_limit
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
            max_bytes: int | str | None = None, *, support: str | None = None, model_spec: str | None = None,
-           progress: bool = False, **options: Any) -> None:
+           notify: Callable[[str], None] | None = None, progress: bool = False, **options: Any) -> None:
     """Encode a model and write it to ``path`` (graphs.md §5–6).
 
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
-    ``pyg`` builds the graph in memory. ``progress``: report the edge sets written on stderr. Options as
-    for :meth:`Graph.save`.
+    ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`. Before anything is written,
+    the memory estimate is checked against ``max_bytes`` and the file-size estimate (told to
+    ``notify`` as one line, e.g. ``print``) against the free disk space. ``progress``: report the edge
+    sets written on stderr.
+
+    Raises:
+        GraphTooLargeError: the graph needs more memory than ``max_bytes``.
+        OutputError: ``path`` cannot be written, or the file needs more space than is free.
     """
     from sparsegraph.graphs.io import resolve_format, write_stream
 
@@ -297,7 +306,7 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     if fmt not in STREAMED_FORMATS:
         graph = encode(model, masks, encoding, input_shape, compat, support=support, max_bytes=max_bytes,
                        model_spec=model_spec)
-        graph.save(path, fmt, **options)
+        graph.save(path, fmt, notify=notify, **options)
         return
     input_shape = resolve_input_shape(model, input_shape, model_spec, encoding)
     if encoding in LAYER_ENCODINGS:
@@ -311,4 +320,4 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
                 describe_encoding(encoding, model, model_spec, input_shape))
     stream.progress = progress
-    write_stream(stream, path, fmt, **options)
+    write_stream(stream, path, fmt, notify, **options)

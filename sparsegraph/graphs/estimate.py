@@ -1,17 +1,26 @@
-"""Memory estimates and the size limit (graphs.md §6).
+"""Memory estimates and the size limit (graphs.md §6); file-size estimates of the writers.
 
 ``bytes ≈ 1.1·(E·(18 + b_e) + N·b_n)``: 18 bytes per edge for the internal arrays (int32 source and
 target, float32 weight and signed weight, int16 set id) plus the target's own cost per edge ``b_e``
 and per node ``b_n``. The constants live in :data:`BYTES_PER_ITEM`, which
 ``benchmarks/bench_export.py`` refreshes.
+
+:func:`estimate_file_bytes` estimates what a writer puts on disk (the file, plus the scratch arrays
+of the npz and mtx writers) from the partition and edge-set tables alone, before anything is
+generated: exact for npz, within about 20% for the text formats (weights are written as the
+shortest round-tripping decimal, about 11 characters), and a rough fifth of the text for ``.gz``.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
 
-from sparsegraph.errors import GraphTooLargeError, UsageError
-from sparsegraph.utils.sizes import format_bytes, parse_bytes
+from sparsegraph.errors import GraphTooLargeError
+from sparsegraph.utils.memory import ENV_VAR, resolve_max_bytes
+from sparsegraph.utils.sizes import format_bytes
 
 #: target -> (bytes per edge b_e, bytes per node b_n)
 BYTES_PER_ITEM: dict[str, tuple[int, int]] = {
@@ -23,8 +32,6 @@ BYTES_PER_ITEM: dict[str, tuple[int, int]] = {
     "stream": (0, 8),       # streamed files: E is the largest edge set, not the whole graph
 }
 INTERNAL_BYTES_PER_EDGE = 18
-DEFAULT_MAX_BYTES = 4 * 2**30
-ENV_VAR = "SPARSEGRAPH_MAX_BYTES"
 
 
 def estimate_bytes(num_nodes: int, num_edges: int, target: str) -> int:
@@ -33,22 +40,6 @@ def estimate_bytes(num_nodes: int, num_edges: int, target: str) -> int:
         raise ValueError(f"unknown target {target!r}; expected one of: " + ", ".join(BYTES_PER_ITEM))
     b_e, b_n = BYTES_PER_ITEM[target]
     return int(1.1 * (num_edges * (INTERNAL_BYTES_PER_EDGE + b_e) + num_nodes * b_n))
-
-
-def resolve_max_bytes(max_bytes: int | str | None = None) -> int:
-    """The limit: ``max_bytes`` if given, else ``$SPARSEGRAPH_MAX_BYTES``, else 4 GiB."""
-    if max_bytes is not None:
-        value = parse_bytes(max_bytes)
-    elif os.environ.get(ENV_VAR):
-        try:
-            value = parse_bytes(os.environ[ENV_VAR])
-        except ValueError as exc:
-            raise UsageError(f"{ENV_VAR}: {exc}") from None
-    else:
-        value = DEFAULT_MAX_BYTES
-    if value <= 0:
-        raise UsageError(f"the memory limit must be positive, got {value}")
-    return value
 
 
 def check_limit(num_nodes: int, num_edges: int, target: str, max_bytes: int | str | None = None,
@@ -69,3 +60,61 @@ def check_limit(num_nodes: int, num_edges: int, target: str, max_bytes: int | st
             f"--max-memory or {ENV_VAR}{alternative}.",
             num_nodes=num_nodes, num_edges=num_edges, target=target, estimate_bytes=need, limit_bytes=limit)
     return need
+
+
+#: characters of one float32 weight in the text formats (shortest round-tripping decimal, with its separator)
+WEIGHT_CHARS = 12
+#: assumed gzip ratio of the text formats
+GZIP_RATIO = 5
+
+
+@dataclass(frozen=True)
+class FileEstimate:
+    """What a writer is expected to put on disk.
+
+    Attributes:
+        file_bytes: the size of the output file (and its sidecar).
+        scratch_bytes: temporary files beside it while writing (removed afterwards).
+    """
+
+    file_bytes: int
+    scratch_bytes: int = 0
+
+    @property
+    def needed_bytes(self) -> int:
+        """The free space the write needs."""
+        return self.file_bytes + self.scratch_bytes
+
+
+def estimate_file_bytes(graph, fmt: str, path: str | os.PathLike = "", **options: Any) -> FileEstimate:
+    """The expected size of ``graph`` (a :class:`Graph` or an :class:`EdgeStream`) written as ``fmt``.
+
+    Only the tables are read (node and edge counts, names), so it costs nothing for a stream.
+    ``options`` are the writer's (``signed`` edge lists are longer, ``homogeneous`` PyG files smaller;
+    a ``compressed`` npz is estimated at its uncompressed size, an upper bound).
+    """
+    signed, homogeneous = bool(options.get("signed")), bool(options.get("homogeneous"))
+    partitions, edge_sets = graph.partitions, graph.edge_sets
+    num_nodes = int(partitions[-1].offset + partitions[-1].size) if partitions else 0
+    num_edges = int(sum(s.num_edges for s in edge_sets))
+    digits = len(str(max(num_nodes - 1, 0))) + 1  # an id and its separator
+    tables = 300 * (len(partitions) + len(edge_sets)) + 2000  # metadata, sidecar, headers
+    set_names = sum(s.num_edges * len(s.name) for s in edge_sets)
+    if fmt == "edgelist":
+        text = num_edges * (2 * digits + WEIGHT_CHARS * (2 if signed else 1) + 1) + set_names
+        gz = os.fspath(path).endswith(".gz")
+        return FileEstimate(tables + (text // GZIP_RATIO if gz else text))
+    if fmt == "graphml":
+        node_line = 20 + digits + sum(len(f'<data key="v_{k}"></data>') + 3 for k in range(6))
+        node_names = sum(p.size * len(escape(p.name)) for p in partitions)
+        edge_line = 36 + 2 * digits + 3 * len('<data key="e_signed_weight"></data>') + 2 * WEIGHT_CHARS
+        return FileEstimate(tables + num_nodes * node_line + node_names + num_edges * edge_line + set_names)
+    if fmt in ("npz", "mtx"):
+        index_bytes = 4 if num_nodes < 2**31 else 8
+        arrays = num_edges * (index_bytes + 4 + 4 + 2 + (4 if getattr(graph, "has_multiplicity", False) else 0))
+        if fmt == "mtx":
+            return FileEstimate(tables + num_edges * (2 * digits + WEIGHT_CHARS), arrays)
+        return FileEstimate(tables + arrays + 8 * (num_nodes + 1), arrays)
+    if fmt == "pyg":
+        return FileEstimate(tables + num_edges * (32 if homogeneous else 24) + num_nodes * (8 if homogeneous else 48))
+    raise ValueError(f"unknown format {fmt!r}")

@@ -3,11 +3,15 @@
 Every file written by sparsegraph carries the same text header (a ``str -> str`` dict): the
 safetensors metadata, or the JSON string stored under the key ``__metadata__`` of a ``.pt`` dict
 or ``.npz`` archive. Files from elsewhere need no header.
+
+Compact ``.safetensors`` files (``compact=True``; topology-tracking snapshots) store each mask as the
+smaller of its bit-packed bytes (``numpy.packbits`` of the C-order flat mask, uint8) and the int32/int64
+flat indices of its kept entries; the header entry ``encoding`` (JSON: name -> [``bits`` | ``indices``,
+shape]) says which, and every reader of this module decodes them transparently.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
@@ -20,7 +24,7 @@ import torch
 from torch import Tensor
 
 from sparsegraph.errors import MaskError
-from sparsegraph.utils import atomic_path
+from sparsegraph.utils.atomic import atomic_path, atomic_torch_save, atomic_write_bytes
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -28,6 +32,7 @@ NUMPY_SUFFIXES = (".npz",)
 SUFFIXES = SAFETENSORS_SUFFIXES + TORCH_SUFFIXES + NUMPY_SUFFIXES
 # Key of the text header inside .pt dicts and .npz archives (the name safetensors uses for its own).
 HEADER_KEY = "__metadata__"
+ENCODING_KEY = "encoding"
 PRUNE_MASK_SUFFIX = "_mask"
 PRUNE_WEIGHT_MASK = "weight_mask"
 
@@ -95,7 +100,42 @@ def _read_safetensors(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str
         order = json.loads(header["order"]) if "order" in header else names
         if not isinstance(order, list) or sorted(map(str, order)) != sorted(names):
             raise MaskError(f"{path}: the header's parameter order does not list the file's tensors")
-        return {name: handle.get_tensor(name) for name in order}, header
+        entries = {name: handle.get_tensor(name) for name in order}
+    if ENCODING_KEY in header:
+        entries = _decode_compact(path, entries, json.loads(header[ENCODING_KEY]))
+    return entries, header
+
+
+def _encode_compact(masks: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, list]]:
+    """Each mask as packed bits or kept indices, whichever is smaller, and the ``encoding`` entry."""
+    tensors, encoding = {}, {}
+    for name, mask in masks.items():
+        flat = mask.reshape(-1).numpy()
+        index_type = np.int32 if flat.size < 2**31 else np.int64
+        kept = int(np.count_nonzero(flat))
+        if kept * np.dtype(index_type).itemsize < (flat.size + 7) // 8:
+            tensors[name] = torch.from_numpy(np.flatnonzero(flat).astype(index_type))
+            encoding[name] = ["indices", list(mask.shape)]
+        else:
+            tensors[name] = torch.from_numpy(np.packbits(flat))
+            encoding[name] = ["bits", list(mask.shape)]
+    return tensors, encoding
+
+
+def _decode_compact(path, entries: dict[str, Tensor], encoding: dict[str, list]) -> dict[str, Tensor]:
+    out = {}
+    for name, value in entries.items():
+        kind, shape = encoding.get(name, (None, None))
+        numel = int(np.prod(shape, dtype=np.int64)) if shape is not None else 0
+        if kind == "bits":
+            flat = np.unpackbits(value.numpy(), count=numel).astype(bool)
+        elif kind == "indices":
+            flat = np.zeros(numel, dtype=bool)
+            flat[value.numpy()] = True
+        else:
+            raise MaskError(f"{path}: the header's encoding does not describe parameter {name!r}")
+        out[name] = torch.from_numpy(flat).reshape(shape)
+    return out
 
 
 def _read_torch(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, str]]:
@@ -142,26 +182,30 @@ def _prune_state_dict_masks(entries: dict[str, Any]) -> tuple[dict[str, Any], li
     return masks, ignored
 
 
-def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: dict[str, str]) -> None:
+def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: dict[str, str],
+                    compact: bool = False) -> None:
     """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix.
 
+    ``compact=True`` (``.safetensors`` only) stores bit-packed masks or kept indices (module docstring).
     The bytes depend only on the masks (names, order, shapes, bits) and the header: header keys are
     sorted, zip members carry fixed dates and names, and nothing random (temporary file names, map
     order) reaches the file, so the file's hash identifies its content.
     """
     suffix = _suffix(path)
-    header = dict(sorted(header.items()))
-    with atomic_path(path) as tmp:
-        if suffix in SAFETENSORS_SUFFIXES:
-            from safetensors.torch import save
+    if compact and suffix not in SAFETENSORS_SUFFIXES:
+        raise MaskError(f"{path}: compact mask files are .safetensors files")
+    if suffix in SAFETENSORS_SUFFIXES:
+        from safetensors.torch import save
 
-            Path(tmp).write_bytes(_sorted_safetensors_header(save(masks, metadata=header)))
-        elif suffix in TORCH_SUFFIXES:
-            # to memory: torch names the archive's records after the (random) temporary file
-            buffer = io.BytesIO()
-            torch.save({**masks, HEADER_KEY: json.dumps(header)}, buffer)
-            Path(tmp).write_bytes(buffer.getvalue())
-        else:
+        if compact:
+            masks, encoding = _encode_compact(masks)
+            header = {**header, ENCODING_KEY: json.dumps(encoding)}
+        atomic_write_bytes(path, _sorted_safetensors_header(save(masks, metadata=dict(sorted(header.items())))))
+    elif suffix in TORCH_SUFFIXES:
+        # through a file object: torch then names the records "archive/...", not after the temporary file
+        atomic_torch_save({**masks, HEADER_KEY: json.dumps(dict(sorted(header.items())))}, path)
+    else:
+        with atomic_path(path) as tmp:
             _write_npz(tmp, {name: mask.numpy() for name, mask in masks.items()}, json.dumps(header))
 
 

@@ -195,12 +195,15 @@ class MaskSet(Mapping[str, Tensor]):
 
     # ---- files --------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike, metadata: Mapping[str, Any] | None = None) -> Path:
+    def save(self, path: str | os.PathLike, metadata: Mapping[str, Any] | None = None,
+             compact: bool = False) -> Path:
         """Write the masks atomically; the format follows the suffix (see :meth:`load`).
 
         Args:
             path: ``.safetensors`` (canonical), ``.pt``/``.pth`` or ``.npz``.
             metadata: extra metadata for this file, merged over :attr:`metadata`.
+            compact: ``.safetensors`` only: store bit-packed masks or kept indices, whichever is
+                smaller (8× to 32×+ smaller; read back transparently by :meth:`load`).
 
         Raises:
             MaskError: unsupported suffix.
@@ -210,7 +213,7 @@ class MaskSet(Mapping[str, Tensor]):
         header = make_header(list(masks), fingerprint=self.fingerprint(), model_fingerprint=model_fingerprint(self),
                              num_kept=self.num_kept, numel=self.numel,
                              metadata={**self.metadata, **(metadata or {})})
-        write_mask_file(path, masks, header)
+        write_mask_file(path, masks, header, compact=compact)
         return Path(path)
 
     # ---- models -------------------------------------------------------------------------------

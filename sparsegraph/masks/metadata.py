@@ -6,6 +6,7 @@ Header keys (all values are strings):
 * ``fingerprint`` (:func:`mask_fingerprint`), ``model_fingerprint`` (the metadata's own, else the
   fingerprint of the masks' names and shapes), ``density``, ``num_kept``, ``numel``;
 * ``order``: JSON list of the parameter names in MaskSet order (safetensors sorts its tensors);
+* ``encoding`` (compact files only): how each mask is stored (:mod:`sparsegraph.masks.io`);
 * ``metadata``: JSON object of the user metadata with its value types (exact round trip);
 * every user metadata key again as plain text (``generator``, ``seed``, ...), for people and tools
   that read safetensors headers.
@@ -26,7 +27,7 @@ from sparsegraph.errors import MaskError
 FORMAT = "sparsegraph.masks/1"
 # Keys computed on every save; user metadata cannot set them.
 COMPUTED_KEYS = frozenset({"format", "sparsegraph_version", "fingerprint", "density", "num_kept", "numel",
-                           "order", "metadata"})
+                           "order", "metadata", "encoding"})
 
 
 def make_header(names: list[str], *, fingerprint: str, model_fingerprint: str, num_kept: int, numel: int,

@@ -20,11 +20,12 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch import nn
 
-from sparsegraph.errors import BadInputError, MetricError, SparsegraphError, UsageError
+from sparsegraph.errors import BadInputError, MemoryLimitError, MetricError, SparsegraphError, UsageError
 from sparsegraph.metrics.aggregation import aggregate_results
 from sparsegraph.metrics.cache import current_cache, metric_cache
 from sparsegraph.metrics.info import MetricInfo, MetricResult, jsonable
 from sparsegraph.metrics.registry import as_result, compute_detailed, get_preparer, resolve, resolve_options
+from sparsegraph.utils.memory import with_memory_limit
 
 FORMAT = "sparsegraph.measure/1"
 CSV_COLUMNS = ("scope", "layer", "metric", "value", "status")
@@ -120,12 +121,14 @@ class MeasureResult:
         return ["layer", *metrics], grid
 
 
+@with_memory_limit
 def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os.PathLike | None,
             metrics: str | Iterable[str], input_shape: Iterable[int] | None = None, *,
             include: Iterable[str] | None = None, exclude: Iterable[str] | None = None,
             convention: str | Mapping[str, str] | None = None, aggregate: str = "auto",
             topo_encoding: str = "mge", device: str | torch.device | None = None, model_spec: str | None = None,
-            masks_path: str | os.PathLike | None = None, **options: Any) -> MeasureResult:
+            masks_path: str | os.PathLike | None = None, max_bytes: int | str | None = None,
+            **options: Any) -> MeasureResult:
     """Measure a (pruned) model with registry metrics.
 
     Args:
@@ -147,6 +150,10 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
             others ignore it.
         model_spec: the SPEC to record when ``model`` is an object.
         masks_path: the file ``masks`` came from, to record when ``masks`` is a mapping.
+        max_bytes: the memory limit of every estimate checked on the way (traces, encodings, path
+            passes; default ``SPARSEGRAPH_MAX_BYTES`` or 4 GiB). Work above it is refused before
+            anything is allocated: :class:`~sparsegraph.errors.MemoryLimitError` ends the call
+            instead of giving an error row.
         **options: metric options, each passed to the selected metrics that declare it
             (e.g. ``solver="dense"``, ``device="cuda"``).
 
@@ -157,6 +164,7 @@ def measure(model: nn.Module | str, masks: Mapping[str, torch.Tensor] | str | os
         UnknownMetricError: an unknown metric or family name.
         ValueError: an option or convention no selected metric accepts, or an include pattern that
             matches no layer.
+        MemoryLimitError: a metric's work is estimated above ``max_bytes``.
     """
     if aggregate not in _AGGREGATE_CHOICES:
         raise UsageError(f"aggregate {aggregate!r} is not valid; expected one of: {', '.join(_AGGREGATE_CHOICES)}")
@@ -309,7 +317,7 @@ def _resolve_masks(masks: Any, model: nn.Module, path: str | os.PathLike | None
     if isinstance(masks, (str, os.PathLike)):
         masks = MaskSet.load(masks)
     if masks is None:
-        warnings.warn("no masks given: measuring the dense model", stacklevel=3)
+        warnings.warn("no masks given: measuring the dense model", stacklevel=4)
         return None, None
     if not isinstance(masks, Mapping):
         raise TypeError(f"masks must be a mapping parameter name -> mask (e.g. a MaskSet), a path or None, "
@@ -363,6 +371,9 @@ def _trace_order(model: nn.Module, input_shape: tuple[int, ...] | None, notes: l
         topo = trace(model, input_shape)
     except BadInputError as exc:  # unsupported operations: layer metrics still apply
         notes.append(f"layer order: module registration order (the model could not be traced: {exc})")
+        return None
+    except MemoryLimitError as exc:  # layer metrics do not need the trace; metrics that do refuse on their own
+        notes.append(f"layer order: module registration order ({exc})")
         return None
     return [layer.name for layer in topo.layers]
 
@@ -424,7 +435,7 @@ class _Run:
                 preparer(list(self.graphs.values()), current_cache(), **options)
             except MetricError as exc:
                 warnings.warn(f"batch preparation of family {family!r} failed ({exc}); computing layer by layer",
-                              RuntimeWarning, stacklevel=4)
+                              RuntimeWarning, stacklevel=5)
 
     def layer_metric(self, info: MetricInfo, forced_aggregate: str | None) -> None:
         results = [self._evaluate(info, graph, layer=name) for name, graph in self.graphs.items()]
@@ -456,6 +467,8 @@ class _Run:
             return
         try:
             encoded = self._encoded(topo_encoding)
+        except MemoryLimitError:
+            raise
         except (SparsegraphError, ValueError) as exc:
             failure = MetricResult(None, "error", f"cannot build the {topo_encoding} graph: {exc}")
             if topo_encoding == "mge":
@@ -487,6 +500,8 @@ class _Run:
                   add: bool = True) -> MetricResult:
         try:
             result = compute_detailed(info.name, target, **(self.options[info.name] if options is None else options))
+        except MemoryLimitError:  # refused before allocating: the user raises the limit, not reads an error row
+            raise
         except SparsegraphError as exc:
             result = MetricResult(None, "error", str(exc))
         if add:

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from sparsegraph.errors import MetricError
+from sparsegraph.topology.memory import check_forward_memory
 
 
 class _ScaledAvgPool2d(nn.AvgPool2d):
@@ -105,6 +106,9 @@ def npb_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
     Raises:
         MetricError: the forward fails on the patched copy, or a mask does not fit its parameter.
     """
+    # a float64 forward with autograd: every intermediate tensor is kept once more for the backward
+    check_forward_memory(model, input_shape, "the paths passes (npb2023: float64 forward and backward) on input "
+                         + "x".join(map(str, input_shape)), factor=2, dtype=torch.float64)
     masks = dict(masks or {})
     net = _patched_copy(model)
     leaves = {name: torch.ones_like(p, dtype=torch.float64).requires_grad_(True)

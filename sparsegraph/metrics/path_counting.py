@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sparsegraph.errors import MetricError
+from sparsegraph.utils.memory import check_memory
 
 # At or below this density a layer runs as sparse products (metrics.md §8).
 SPARSE_DENSITY = 0.1
@@ -74,6 +75,8 @@ class PathPasses:
         input_units_native: effective units of the network input in its own layout (used when no layer
             reads it).
         log_conservation: ``(log10 Σ_out f, log10 Σ_in b)`` for checks (``None`` entries when zero).
+        output_indicator: layer name -> ``B⁺`` of the tensor the layer writes (its output shape); filled
+            only when ``run_passes(..., output_indicators=True)``.
     """
 
     layers: tuple[str, ...]
@@ -90,6 +93,30 @@ class PathPasses:
     output_key: int
     output_units: int
     log_conservation: tuple[float | None, float | None]
+    output_indicator: Mapping[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Inflow:
+    """What reaches a prunable layer in the forward count pass.
+
+    Attributes:
+        counts: path counts into every input entry, times ``2**-exponent`` (shape: the layer's input).
+        exponent: the power of two the counts are scaled by.
+        indicator: ``F⁺`` of the same entries (0/1).
+    """
+
+    counts: Tensor
+    exponent: int
+    indicator: Tensor
+
+    def per_unit(self) -> Tensor:
+        """Counts summed over the positions of each unit (channel of (C,H,W), feature of (F,))."""
+        return self.counts.reshape(self.counts.shape[0], -1).sum(dim=1)
+
+    def alive_units(self) -> Tensor:
+        """Bool per unit: some path reaches one of its positions (exact, also where ``counts`` underflow)."""
+        return self.indicator.reshape(self.indicator.shape[0], -1).amax(dim=1) > 0
 
 
 # ------------------------------------------------------------------------------------------ numerics
@@ -148,6 +175,11 @@ def _csr(rows: Tensor, cols: Tensor, size: tuple[int, int]) -> Tensor:
         return torch.sparse_csr_tensor(crow, cols, values, size)
 
 
+def _runs_sparse(info: Any, kept: int, numel: int) -> bool:
+    """Whether a layer runs as sparse products: density at most SPARSE_DENSITY, or a grouped conv."""
+    return numel > 0 and (kept <= SPARSE_DENSITY * numel or (info.kind == "conv2d" and info.groups > 1))
+
+
 class _LayerOp:
     """Forward, transposed and weight-gradient operators of one prunable layer with weight = its mask."""
 
@@ -158,8 +190,7 @@ class _LayerOp:
         self.numel = self.mask.numel()
         self.is_conv = info.kind == "conv2d"
         self.input_indicator_cols: Tensor | None = None
-        self.sparse = self.numel > 0 and (self.kept <= SPARSE_DENSITY * self.numel or
-                                          (self.is_conv and info.groups > 1))
+        self.sparse = _runs_sparse(info, self.kept, self.numel)
         if self.sparse:
             rows, cols = self._rolled_indices()
             n_cols = (info.in_shape[0] * info.kernel_size[0] * info.kernel_size[1]) if self.is_conv \
@@ -314,7 +345,8 @@ def _effective_units(f_ind: Tensor, b_ind: Tensor) -> int:
 
 
 def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape: Sequence[int],
-               device: torch.device | str | None = None, topology: Any = None) -> PathPasses:
+               device: torch.device | str | None = None, topology: Any = None,
+               output_indicators: bool = False) -> PathPasses:
     """Trace ``model`` and run the exact count and indicator passes.
 
     Args:
@@ -323,15 +355,20 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         input_shape: per-sample input shape.
         device: where the passes run (default: the masks' device, else the model's, else CPU).
         topology: ``sg.trace(model, input_shape)`` when the caller already has it.
+        output_indicators: also keep ``B⁺`` of every layer's output (``PathPasses.output_indicator``).
 
     Raises:
         MetricError: an operation without a count-network meaning (``paths: unsupported operation``), or
             a model that cannot be traced.
+        MemoryLimitError: the trace or the passes are estimated above the memory limit (nothing is
+            allocated then).
     """
     masks = dict(masks or {})
     device = torch.device(device) if device is not None else _default_device(model, masks)
     if topology is None:
         topology = traced(model, input_shape)
+    check_memory(passes_bytes(topology, masks), "the paths passes (float64, every node of the traced dataflow) "
+                 f"on input {'x'.join(map(str, input_shape))}")
     ops: dict[str, _LayerOp] = {}
     for info in topology.layers:
         mask = masks.get(info.param)
@@ -359,20 +396,83 @@ def run_passes(model: nn.Module, masks: Mapping[str, Tensor] | None, input_shape
         output_key=_source_key(topology, output.inputs[0]),
         output_units=sum(_effective_units(f_ind[i], b_ind[i]) for i in output.inputs),
         log_conservation=(log10_paths, _log10_total([input_counts])),
+        output_indicator={i.name: b_ind[i.node] for i in topology.layers} if output_indicators else {},
     )
+
+
+def forward_layerwise(topology: Any, choose: Callable[[Any, Inflow], Tensor],
+                      device: torch.device | str = "cpu") -> dict[str, Tensor]:
+    """The forward count pass, each layer's mask chosen from what reaches it (NPB's layer sweep).
+
+    The DAG is walked in topological order; at each prunable layer ``choose(info, inflow)`` returns the
+    layer's 0/1 mask (weight-shaped) given the :class:`Inflow` through the layers already chosen, and
+    the pass goes on with it. Every layer's inflow depends only on the layers before it in this order.
+
+    Returns:
+        parameter name -> the chosen bool mask (on ``device``).
+    """
+    device = torch.device(device)
+    ops: dict[str, _LayerOp] = {}
+    chosen: dict[str, Tensor] = {}
+
+    def decide(info: Any, x: _Counts) -> None:
+        mask = torch.as_tensor(choose(info, Inflow(x.data[0], x.exponent, x.data[1])))
+        if tuple(mask.shape) != tuple(info.weight_shape):
+            raise MetricError(f"paths: mask {info.param!r} has shape {tuple(mask.shape)}, the weight has "
+                              f"{tuple(info.weight_shape)}")
+        ops[info.name] = _LayerOp(info, mask if mask.dtype == torch.bool else mask != 0, device)
+        chosen[info.param] = ops[info.name].mask
+
+    with torch.no_grad():
+        _forward(topology, ops, device, decide)
+    return chosen
+
+
+def potential_effective(info: Any, f_ind: Tensor, b_ind: Tensor) -> Tensor:
+    """Every weight position, kept or not, that would be effective: the positive weight-gradient of the
+    indicators ``F⁺`` (the layer's input) and ``B⁺`` (its output); bool, weight-shaped."""
+    everything = torch.ones(info.weight_shape, dtype=torch.bool, device=f_ind.device)
+    with torch.no_grad():
+        return _LayerOp(info, everything, f_ind.device).effective(f_ind, b_ind)
 
 
 def traced(model: nn.Module, input_shape: Sequence[int]) -> Any:
     """``sg.trace(model, input_shape)``, with tracing failures reported as ``MetricError``."""
-    from sparsegraph.errors import SparsegraphError, UnsupportedOpError
+    from sparsegraph.errors import MemoryLimitError, SparsegraphError, UnsupportedOpError
     from sparsegraph.topology import trace
 
     try:
         return trace(model, tuple(input_shape))
+    except MemoryLimitError:
+        raise
     except UnsupportedOpError as exc:
         raise MetricError(f"paths: unsupported operation {exc.op} at {exc.module or '(root)'}: {exc.reason}") from exc
     except SparsegraphError as exc:
         raise MetricError(f"paths: {exc}") from exc
+
+
+def passes_bytes(topology: Any, masks: Mapping[str, Tensor]) -> int:
+    """Estimated peak bytes of :func:`run_passes` (float64), from the trace's shapes and the mask counts.
+
+    Every node keeps its forward and backward indicator (8 bytes per element each); a few count
+    tensors of two rows are live at a time (16 bytes per element, the three largest counted); each
+    layer holds its 0/1 operator (8 bytes per weight dense, about 24 per kept weight sparse); a sparse
+    convolution keeps its unfolded input (2 rows × C_in·kh·kw × output positions) from the forward to
+    the backward.
+    """
+    sizes = sorted(math.prod(node.out_shape) for node in topology.nodes)
+    total = 16 * sum(sizes) + 16 * sum(sizes[-3:])
+    for info in topology.layers:
+        numel = math.prod(info.weight_shape)
+        mask = masks.get(info.param)
+        kept = numel if mask is None else int(torch.count_nonzero(torch.as_tensor(mask)))
+        if not _runs_sparse(info, kept, numel):
+            total += 8 * numel
+            continue
+        total += 24 * kept
+        if info.kind == "conv2d":
+            total += 16 * info.in_shape[0] * math.prod(info.kernel_size) * math.prod(info.out_shape[1:])
+    return total
 
 
 def _exact_float(counts: Sequence[_Counts]) -> float:
@@ -391,11 +491,13 @@ def _default_device(model: nn.Module, masks: Mapping[str, Tensor]) -> torch.devi
     return param.device if param is not None else torch.device("cpu")
 
 
-def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device
+def _forward(topology: Any, ops: dict[str, _LayerOp], device: torch.device,
+             before_layer: Callable[[Any, _Counts], None] | None = None
              ) -> tuple[dict[int, Tensor], list[_Counts]]:
     """The forward indicator ``F⁺`` of every node, and the counts of the tensors the output reads.
 
-    A node's counts are dropped once every node reading it has been computed.
+    A node's counts are dropped once every node reading it has been computed. ``before_layer(info,
+    counts)``, when given, runs as each layer is reached and may set ``ops[info.name]``.
     """
     readers = Counter(i for node in topology.nodes for i in node.inputs)
     live: dict[int, _Counts] = {}
@@ -405,6 +507,8 @@ def _forward(topology: Any, ops: Mapping[str, _LayerOp], device: torch.device
             counts = _Counts(torch.ones((2, *node.out_shape), dtype=torch.float64, device=device), 0, False)
         elif node.kind == "layer":
             x = live[node.inputs[0]]
+            if before_layer is not None:
+                before_layer(topology.layer(node.params["name"]), x)
             counts = _renormalise(ops[node.params["name"]].forward(x.data), x.exponent, owned=True)
         else:
             datas, top = _aligned([live[i] for i in node.inputs])

@@ -19,6 +19,7 @@ Sources:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
@@ -30,6 +31,7 @@ from sparsegraph.metrics.info import MetricResult
 from sparsegraph.metrics.npb2023 import NpbPasses, log10_or_none, npb_passes
 from sparsegraph.metrics.path_counting import PathPasses, run_passes, traced
 from sparsegraph.metrics.registry import register_metric
+from sparsegraph.utils.threads import serial_kernel
 
 CONVENTIONS = ("exact", "npb2023")
 OPTIONS = {"input_shape": None, "include_input": True, "include_output": True, "device": None, "layers": None,
@@ -63,13 +65,14 @@ def evaluate(model: nn.Module, masks: Mapping[str, Tensor] | None, convention: s
     cache = current_cache()
 
     def compute() -> PathPasses | NpbPasses:
-        if convention == "npb2023":
-            return npb_passes(model, masks, shape)
-        topology = None
-        if cache is not None:  # the trace depends on the model and shape only: share it across options
-            topology = cache.get_or_compute(("sg.trace", cache.graph_key(model), shape),
-                                            lambda: traced(model, shape))
-        return run_passes(model, masks, shape, device, topology=topology)
+        with serial_kernel():  # many small products: one thread in every pool (utils/threads.py)
+            if convention == "npb2023":
+                return npb_passes(model, masks, shape)
+            topology = None
+            if cache is not None:  # the trace depends on the model and shape only: share it across options
+                topology = cache.get_or_compute(("sg.trace", cache.graph_key(model), shape),
+                                                lambda: traced(model, shape))
+            return run_passes(model, masks, shape, device, topology=topology)
 
     if cache is None:
         return compute()
@@ -120,9 +123,19 @@ def _effective_counts(passes: PathPasses | NpbPasses, names: Sequence[str]
 def _paths_metric(name: str, *, higher_is_better: bool, units: str, description: str):
     """``register_metric`` with what every paths.* metric shares: a network metric of the model under
     CONVENTIONS and OPTIONS, whose layer rows are not aggregated, citing [NPB23]/[VK23]."""
-    return register_metric(name=name, scope="network", encoding="model", higher_is_better=higher_is_better,
-                           units=units, conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
-                           description=description, source=_SOURCE)
+    register = register_metric(name=name, scope="network", encoding="model", higher_is_better=higher_is_better,
+                               units=units, conventions=CONVENTIONS, options=OPTIONS, aggregate="none",
+                               description=description, source=_SOURCE)
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def single_threaded(*args, **kwargs):  # reductions over millions of mask entries, many small ops
+            with serial_kernel():
+                return fn(*args, **kwargs)
+
+        return register(single_threaded)
+
+    return decorate
 
 
 @_paths_metric("paths.log10_paths", higher_is_better=True, units="log10(count)",

@@ -29,6 +29,8 @@ import scipy.sparse as sp
 import torch
 from scipy.linalg.lapack import dsyevr
 
+from sparsegraph.utils.threads import serial_kernel
+
 LANCZOS_NCV = 20
 LANCZOS_TOL = 1e-12
 LANCZOS_BLOCK = 4  # block size of the torch Lanczos: finds a top eigenvalue of multiplicity up to 4
@@ -70,6 +72,14 @@ class HostBackend:
         gram = sp.csr_array(z @ z.T)  # block diagonal: block i is X_i X_iᵀ
         gram_rows = np.repeat(np.arange(row_start[-1]), np.diff(gram.indptr))
         out = np.empty((len(m), 2))
+        with serial_kernel():
+            self._solve_grams(gram, gram_rows, row_start, m, out)
+        return out
+
+    @staticmethod
+    def _solve_grams(gram: sp.csr_array, gram_rows: np.ndarray, row_start: np.ndarray, m: np.ndarray,
+                     out: np.ndarray) -> None:
+        """``out[i]``: the σ pair of block ``i`` of the block-diagonal Gram, by ``dsyevr`` at its exact size."""
         for i, size in enumerate(m.tolist()):
             lo, hi = gram.indptr[row_start[i]], gram.indptr[row_start[i + 1]]
             # Fortran order, so LAPACK works in place instead of on a transposed copy (the Gram is
@@ -80,7 +90,6 @@ class HostBackend:
             values = dsyevr(dense, compute_v=0, range="I", il=max(1, size - 1), iu=size, lower=1,
                             overwrite_a=1)[0]
             out[i] = _top_two(values) if size > 1 else (math.sqrt(max(values[0], 0.0)), 0.0)
-        return out
 
     def dense_pair(self, x: sp.csr_array) -> tuple[float, float]:
         """``(σ1, σ2)`` by dense SVD."""
@@ -99,8 +108,9 @@ class HostBackend:
             n = x.shape[0]
             matvec = lambda v: x @ (xt @ v)  # noqa: E731
         op = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
-        vals = eigsh(op, k=3, which="LA", v0=_start_vectors(n), tol=LANCZOS_TOL, ncv=min(n, max(LANCZOS_NCV, 7)),
-                     return_eigenvectors=False)
+        with serial_kernel():  # ARPACK's BLAS work is on a few vectors
+            vals = eigsh(op, k=3, which="LA", v0=_start_vectors(n), tol=LANCZOS_TOL,
+                         ncv=min(n, max(LANCZOS_NCV, 7)), return_eigenvectors=False)
         return _top_two(np.sort(vals)[::-1])
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sparsegraph.errors import MetricError
+from sparsegraph.utils.threads import serial_kernel
 
 # Graphs and components up to this many nodes get a dense eigvalsh (exact and faster than ARPACK).
 DENSE_SPECTRUM_MAX_NODES = 600
@@ -216,8 +217,9 @@ def _eigsh(operator, *, k: int, which: str, ncv: int) -> np.ndarray:
     from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 
     try:
-        return eigsh(operator, k=k, which=which, v0=_start_vector(operator.shape[0]), ncv=ncv, tol=EIGSH_TOL,
-                     maxiter=EIGSH_MAXITER, return_eigenvectors=False)
+        with serial_kernel():  # ARPACK's BLAS work is on a few vectors: one thread (utils/threads.py)
+            return eigsh(operator, k=k, which=which, v0=_start_vector(operator.shape[0]), ncv=ncv, tol=EIGSH_TOL,
+                         maxiter=EIGSH_MAXITER, return_eigenvectors=False)
     except ArpackNoConvergence:
         raise MetricError(f"topo spectral metrics: ARPACK did not converge in {EIGSH_MAXITER} restarts on a "
                           f"{operator.shape[0]}-node component (its top eigenvalues are too tightly clustered "

@@ -18,6 +18,7 @@ from torch import nn
 
 from sparsegraph.errors import ModelSpecError, UsageError
 from sparsegraph.models.init import init_weights
+from sparsegraph.utils.memory import check_memory
 
 CIFAR_INPUT_SHAPE = (3, 32, 32)
 MNIST_INPUT_SHAPE = (1, 28, 28)
@@ -146,6 +147,8 @@ def create_model(name: str, num_classes: int = 10, *, input_shape: tuple[int, ..
     Raises:
         ModelSpecError: unknown name.
         UsageError: unknown option or invalid option value.
+        MemoryLimitError: the parameters for this ``input_shape`` would exceed the memory limit
+            (counted on the meta device first).
     """
     info = model_info(name)
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
@@ -155,8 +158,18 @@ def create_model(name: str, num_classes: int = 10, *, input_shape: tuple[int, ..
     if unknown:
         allowed = ", ".join(info.options + _COMMON_OPTIONS[1:]) or "none"
         raise UsageError(f"model {info.name!r} has no option {unknown[0]!r} (options: {allowed})")
+    if shape != info.input_shape:  # layers sized from H and W: check their memory before allocating them
+        _check_parameter_memory(info, num_classes, shape, options)
     model = info.builder(num_classes=num_classes, input_shape=shape, **options)
     if init is not None or seed is not None or generator is not None or info.init != "default":
         init_weights(model, init or info.init, seed=seed, generator=generator)
     model.input_shape = shape
     return model
+
+
+def _check_parameter_memory(info: ModelInfo, num_classes: int, shape: tuple[int, ...], options: dict[str, Any]) -> None:
+    """Build the model on the meta device (nothing allocated) and check its parameter bytes."""
+    with torch.device("meta"):
+        skeleton = info.builder(num_classes=num_classes, input_shape=shape, **options)
+    need = sum(t.numel() * t.element_size() for t in (*skeleton.parameters(), *skeleton.buffers()))
+    check_memory(need, f"building {info.name} for input {'x'.join(map(str, shape))}")

@@ -1,6 +1,6 @@
 """Pruning at initialisation: mask generators with exact counts (spec pruning §1–§2).
 
-Public names (imported lazily): ``prune``, ``run``, ``scores``, ``PruneResult``, ``list_generators``,
+Public names (imported lazily): ``prune``, ``run``, ``scores``, ``dst_update``, ``PruneResult``, ``list_generators``,
 ``register_generator``, ``GeneratorInfo``, ``ScoringContext``.
 """
 
@@ -12,6 +12,7 @@ _LAZY = {
     "prune": "sparsegraph.pruning.api",
     "run": "sparsegraph.pruning.api",
     "scores": "sparsegraph.pruning.api",
+    "dst_update": "sparsegraph.pruning.dst",
     "PruneResult": "sparsegraph.pruning.api",
     "list_generators": "sparsegraph.pruning.registry",
     "register_generator": "sparsegraph.pruning.registry",

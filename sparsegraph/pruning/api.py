@@ -27,7 +27,7 @@ from sparsegraph.pruning.registry import GeneratorInfo, get_generator
 from sparsegraph.pruning.scoring_context import scoring_model
 from sparsegraph.pruning.selection import check_finite, prune_scores, select
 from sparsegraph.pruning.topk import TIE_BREAKS
-from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
+from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed, run_generator
 
 # options every generator accepts, with their defaults (None: the generator's own default)
 COMMON_OPTIONS: dict[str, Any] = {
@@ -55,6 +55,9 @@ class PruneResult:
             e.g. PAGS rebalancing); None for results that were not produced by one selection.
         start_iteration: where sparse training from ``weights`` resumes the schedule (IMP: the rewind
             iteration k; 0 otherwise).
+        npb: NPB's report (options used, objective per layer; ``sparsegraph.pruning.npb.NpbReport``),
+            None for other methods.
+        dst: for ``set`` / ``rigl``: the :class:`~sparsegraph.pruning.dst.DSTSummary` of the training run.
     """
 
     masks: Any
@@ -65,6 +68,8 @@ class PruneResult:
     excluded: list[str] = field(default_factory=list)
     scores: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     start_iteration: int = 0
+    npb: Any = None
+    dst: Any = None
 
 
 @dataclass
@@ -101,11 +106,7 @@ def _plan(method: str, seed: int | None, opts: Mapping[str, Any]) -> _Plan:
     if options["rounds"] < 1:
         raise UsageError(f"rounds must be >= 1, got {options['rounds']}")
     seed = resolve_seed(seed)
-    generator = options["generator"]
-    if generator is None:
-        generator = make_generator(seed)
-    elif not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise UsageError("generator must be a CPU torch.Generator")
+    generator = run_generator(seed, options["generator"])
     own = {name: options[name] for name in info.options}
     return _Plan(info, options, own, seed, generator)
 

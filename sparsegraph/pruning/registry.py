@@ -120,6 +120,7 @@ def _discover() -> None:
     import sparsegraph.pruning.generators  # noqa: F401  (registers the built-ins)
     import sparsegraph.pruning.samplers  # noqa: F401  (PAGS, PEGS)
     import sparsegraph.pruning.baselines  # noqa: F401  (IMP, Early-Bird)
+    import sparsegraph.pruning.dst  # noqa: F401  (SET, RigL)
 
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         loaded = entry.load()

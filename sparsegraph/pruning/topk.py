@@ -10,6 +10,8 @@ from sparsegraph.utils.seed import make_generator
 
 TIE_BREAKS = ("random", "index")
 TIE_SEED_HIGH = 2**63 - 1  # tie seeds are drawn from [0, 2^63 − 1), like every other sparsegraph seed
+PREFILTER_MIN = 1 << 16  # CPU selections from this size up prefilter by a sampled threshold
+PREFILTER_SAMPLE = 1 << 14  # entries in that sample
 
 
 def topk_mask(scores: torch.Tensor, k: int, *, tie_break: str = "random",
@@ -67,10 +69,27 @@ def kth_largest(scores: torch.Tensor, k: int) -> torch.Tensor:
 
     On CPU by NumPy's introselect (``np.partition``, several times faster than ``torch.kthvalue`` on
     millions of entries); elsewhere, and for dtypes NumPy lacks, by ``torch.kthvalue``. Both return an
-    entry of ``scores`` exactly, so the choice never changes a selection.
+    entry of ``scores`` exactly, so the choice never changes a selection. On CPU, when ``k`` is a small
+    part of a large vector, the selection first keeps only the entries ``≥ t`` for a threshold ``t`` read
+    off a strided sample (:func:`_prefilter_threshold`); if at least ``k`` entries pass, the k-th largest
+    of them *is* the k-th largest of all (every larger entry passed too), else the whole vector is used.
     """
     n = scores.numel()
     if scores.device.type == "cpu" and scores.dtype != torch.bfloat16:
-        values = scores.detach().numpy()
-        return torch.as_tensor(np.partition(values, n - k)[n - k])
+        values = scores.detach().numpy().reshape(-1)
+        if n >= PREFILTER_MIN and k * 4 <= n:
+            passed = values[values >= _prefilter_threshold(values, k)]
+            if len(passed) >= k:
+                values = passed
+        return torch.as_tensor(np.partition(values, len(values) - k)[len(values) - k])
     return torch.kthvalue(scores, n - k + 1).values
+
+
+def _prefilter_threshold(values: np.ndarray, k: int):
+    """A value that about ``1.5·k + 4·sqrt(k)`` entries of ``values`` reach, read off every ``step``-th entry."""
+    n = len(values)
+    step = max(1, n // PREFILTER_SAMPLE)
+    sample = values[::step]
+    expected = len(sample) * k / n
+    rank = min(len(sample), int(1.5 * expected + 4.0 * np.sqrt(expected) + 8))
+    return np.partition(sample, len(sample) - rank)[len(sample) - rank]

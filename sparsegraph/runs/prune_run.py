@@ -8,14 +8,19 @@ The run directory (interfaces.md)::
     RUN_DIR/log.jsonl          one line per event
     RUN_DIR/summary.json       final accuracy (if trained), density, timings
     RUN_DIR/checkpoints/       last.pt (every epoch) and best.safetensors
+    RUN_DIR/masks_init.safetensors   set/rigl: the initial mask (masks.safetensors is the final one)
+    RUN_DIR/track/, track.csv  with ``track``: mask snapshots and the tracked metrics per step
 
-Every file is written atomically. ``resume=True`` reuses the stored mask and continues training
-after the last completed epoch; the configuration must be the one the run was started with.
+Every file is written atomically; a file that cannot be written raises
+:class:`~sparsegraph.errors.OutputError` and leaves the files written before it intact.
+``resume=True`` reuses the stored mask and continues training after the last completed epoch; the
+configuration must be the one the run was started with.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,7 +31,7 @@ import torch
 
 from sparsegraph._version import __version__
 from sparsegraph.errors import BadInputError, UsageError
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 from sparsegraph.utils.device import resolve_device
 from sparsegraph.utils.seed import derive_seed
 from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
@@ -36,7 +41,10 @@ DEFAULT_METRICS = ("density", "ramanujan", "spectral")
 SAMPLERS = ("pags", "pegs")
 # baselines that train inside pruning get the whole TrainData and the training options
 TRAINING_BASELINES = ("imp", "early-bird", "eb")
+# generators that show their own progress (tqdm on stderr)
+WITH_PROGRESS = ("npb",)
 START_WEIGHTS = "start_weights.safetensors"
+INITIAL_MASKS = "masks_init.safetensors"
 
 
 @dataclass
@@ -60,7 +68,11 @@ class PruneRunConfig:
         device, amp, channels_last, deterministic: execution options.
         metrics: metric names or families written to ``metrics.json``.
         train_snapshots: also train every PAGS/PEGS snapshot mask (the seed's "Best" / "Avg ± std").
-        plot: write ``RUN_DIR/pags.png`` (best score against samples) for PAGS/PEGS runs.
+        plot: write ``RUN_DIR/pags.png`` (best score against samples) for PAGS/PEGS runs, and
+            ``RUN_DIR/track_<family>.png`` for tracked runs.
+        track: metric names or families followed over training (``track.csv``, ``track/``); empty:
+            no tracking.
+        track_every: track every N steps (None: at step 0, every mask update and every epoch end).
     """
 
     model: str
@@ -85,10 +97,13 @@ class PruneRunConfig:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     train_snapshots: bool = False
     plot: bool = False
+    track: tuple[str, ...] = ()
+    track_every: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
+        d["track"] = list(self.track)
         return d
 
 
@@ -100,17 +115,20 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         UsageError: ``run_dir`` is not empty and ``resume`` is False, or options are invalid.
         BadInputError: a resumed run's stored configuration differs, the model does not fit the
             dataset, or an input cannot be read.
+        OutputError: a file of the run directory cannot be written.
     """
     from sparsegraph.data import dataset_info
     from sparsegraph.masks import MaskSet
-    from sparsegraph.metrics import measure
     from sparsegraph.pruning import run as prune
+    from sparsegraph.pruning.dst.runner import DST_METHODS, split_dst_options
     from sparsegraph.training import RunLog, load_train_data, resolve_recipe, train
 
     started = time.perf_counter()
     run_dir = Path(run_dir)
     if not 0 < config.density <= 1:
         raise UsageError(f"density must be in (0, 1], got {config.density} (sparsity {1 - config.density})")
+    if config.plot and importlib.util.find_spec("matplotlib") is None:  # fail before the work, not after it
+        raise UsageError("--plot needs matplotlib: pip install 'sparsegraph[plot]'")
     info = dataset_info(config.dataset)
     num_classes = config.num_classes or info.num_classes
     if num_classes != info.num_classes:
@@ -133,20 +151,32 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     masks_path = run_dir / "masks.safetensors"
     start_path = run_dir / START_WEIGHTS
     start_iteration = 0
-    if config.method in TRAINING_BASELINES and recipe.epochs < 1:
+    dst = config.method in DST_METHODS
+    if (config.method in TRAINING_BASELINES or dst) and recipe.epochs < 1:
         raise UsageError(f"method {config.method!r} trains the network: give --recipe or --epochs > 0")
-    if resume and masks_path.exists():
-        masks = MaskSet.load(masks_path)
-        masks.check_fits(model, source=str(masks_path))
+    if config.track_every is not None and not config.track:
+        raise UsageError("--track-every needs --track METRICS")
+    if config.track and recipe.epochs < 1:
+        raise UsageError("tracking follows the mask over training: give --recipe or --epochs > 0")
+    # set/rigl: the initial mask comes from the base generator, the mask then changes while training
+    dst_options, base_config = None, config
+    if dst:
+        dst_options, base_options = split_dst_options(config.method, dict(config.method_options))
+        base_config = dataclasses.replace(config, method=dst_options["base"], method_options=base_options)
+    initial_path = run_dir / INITIAL_MASKS if dst else masks_path
+    if resume and initial_path.exists():
+        masks = MaskSet.load(initial_path)
+        masks.check_fits(model, source=str(initial_path))
         start_iteration = int(masks.metadata.get("start_iteration", 0))
         if start_path.exists():
             model.load_state_dict(load_state_dict(start_path, "start weights"))
         pags_layers = None
+        npb_report = _logged_npb_report(run_dir) if config.method == "npb" else None
     else:
         t0 = time.perf_counter()
-        result = prune(model.to(resolve_device(config.device)), config.method, density=config.density,
+        result = prune(model.to(resolve_device(config.device)), base_config.method, density=config.density,
                        seed=config.seed, input_shape=info.input_shape,
-                       **_method_arguments(config, data, recipe, run_dir, resume, log, progress))
+                       **_method_arguments(base_config, data, recipe, run_dir, resume, log, progress))
         timings["scoring"] = time.perf_counter() - t0
         for key, value in result.timings.items():
             if key != "total":
@@ -155,39 +185,56 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
             for event in result.events:
                 log.write(event.get("event", "score"), **{k: v for k, v in event.items() if k != "event"})
         pags_layers = next((e for e in result.events if e.get("event") == "pags_layers"), None)
+        npb_report = None if result.npb is None else result.npb.to_dict()
+        if npb_report is not None:
+            log.write("npb", **npb_report)
         masks = result.masks
         start_iteration = result.start_iteration
         if start_iteration:
             masks.metadata["start_iteration"] = start_iteration
-        if config.method in SAMPLERS + TRAINING_BASELINES:
+        if base_config.method in SAMPLERS + TRAINING_BASELINES:
             # θ_t (PEGS), θ_k (IMP) or the Early-Bird start: the weights sparse training starts from
             model.load_state_dict(result.weights)
             save_state_dict(start_path, model)
-        masks.save(masks_path)
+        masks.save(initial_path)
     masks.apply(model)
     if config.plot and config.method in SAMPLERS:
         from sparsegraph.pruning.samplers.plot import plot_pags
 
         plot_pags(run_dir / "log.jsonl", run_dir / "pags.png")
 
-    t0 = time.perf_counter()
-    metrics_doc = measure(model, masks, list(config.metrics), input_shape=info.input_shape,
-                          model_spec=config.model, masks_path=str(masks_path)).to_dict()
-    if pags_layers is not None:
-        metrics_doc["pags"] = {"layers": pags_layers["layers"], "drift": pags_layers["drift"],
-                               "score": pags_layers["score"]}
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
-    timings["metrics"] = time.perf_counter() - t0
+    if not dst:  # a DST run measures its final mask after training
+        _write_metrics(config, model, masks, masks_path, info.input_shape, pags_layers, run_dir, timings)
 
-    trained = None
+    trained = dynamic = tracking = None
     if recipe.epochs > 0:
         t0 = time.perf_counter()
-        trained = train(model, masks, data, recipe=recipe, run_dir=run_dir, seed=config.seed,
-                        device=config.device, amp=config.amp, channels_last=config.channels_last,
-                        deterministic=config.deterministic, resume=resume and _has_checkpoint(run_dir),
-                        progress=progress, log=log, select_on_test=config.select_on_test,
-                        start_iteration=start_iteration)
+        hooks, updater, tracker = _training_hooks(config, dst_options, masks, model, data, recipe, run_dir, log,
+                                                  info.input_shape)
+        try:
+            trained = train(model, masks, data, recipe=recipe, run_dir=run_dir, seed=config.seed,
+                            device=config.device, amp=config.amp, channels_last=config.channels_last,
+                            deterministic=config.deterministic, resume=resume and _has_checkpoint(run_dir),
+                            progress=progress, log=log, select_on_test=config.select_on_test,
+                            start_iteration=start_iteration, hooks=hooks)
+        except BaseException:
+            if tracker is not None:  # stop the worker; its pending files stay for --resume
+                tracker.close()
+            raise
         timings["training"] = time.perf_counter() - t0
+        if tracker is not None:
+            tracking = tracker.finish()
+            if config.plot:
+                from sparsegraph.tracking.plot import plot_tracking
+
+                tracking.plots = [p.name for p in plot_tracking(run_dir / "track.csv", run_dir)]
+        if updater is not None:
+            from sparsegraph.pruning.dst.runner import DSTSummary, final_masks
+
+            dynamic = DSTSummary.of(config.method, dst_options["base"], updater, masks.fingerprint())
+            masks = final_masks(updater, dynamic, config.seed, config.density)
+            masks.save(masks_path)
+            _write_metrics(config, model, masks, masks_path, info.input_shape, None, run_dir, timings)
     snapshot_results = None
     if config.train_snapshots and recipe.epochs > 0 and config.method in SAMPLERS:
         t0 = time.perf_counter()
@@ -196,8 +243,14 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
         timings["snapshot_training"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     summary = _summary(config, info.name, model, masks, trained, timings)
+    if dynamic is not None:
+        summary["dst"] = dynamic.to_dict()
+    if tracking is not None:
+        summary["tracking"] = tracking.to_dict()
     if snapshot_results is not None:
         summary["snapshots"] = snapshot_results
+    if npb_report is not None:
+        summary["npb"] = npb_report
     if config.method in SAMPLERS:
         from sparsegraph.pruning.samplers.plot import read_samples
         from sparsegraph.training.runlog import read_events
@@ -217,6 +270,43 @@ def run_prune(config: PruneRunConfig, run_dir: str | Path, *, resume: bool = Fal
     return summary
 
 
+def _write_metrics(config: PruneRunConfig, model: torch.nn.Module, masks, masks_path: Path, input_shape,
+                   pags_layers: dict | None, run_dir: Path, timings: dict[str, float]) -> None:
+    """``metrics.json``: the ``measure`` document of ``masks`` on ``model`` (plus the PAGS layer table)."""
+    from sparsegraph.metrics import measure
+
+    t0 = time.perf_counter()
+    metrics_doc = measure(model, masks, list(config.metrics), input_shape=input_shape,
+                          model_spec=config.model, masks_path=str(masks_path)).to_dict()
+    if pags_layers is not None:
+        metrics_doc["pags"] = {"layers": pags_layers["layers"], "drift": pags_layers["drift"],
+                               "score": pags_layers["score"]}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics_doc, indent=2) + "\n")
+    timings["metrics"] = time.perf_counter() - t0
+
+
+def _training_hooks(config: PruneRunConfig, dst_options: dict | None, masks, model, data, recipe, run_dir: Path,
+                    log, input_shape):
+    """``(TrainHooks, DST updater or None, tracker or None)`` for the run's training."""
+    from sparsegraph.pruning.baselines.training_run import iters_per_epoch
+    from sparsegraph.training import TrainHooks
+
+    ipe = iters_per_epoch(data, recipe)
+    updater = tracker = None
+    if dst_options is not None:
+        from sparsegraph.pruning.dst.runner import dst_updater
+
+        updater = dst_updater(config.method, recipe.epochs * ipe, dst_options, masks, config.seed, log,
+                              config.method_options.get("tie_break", "random"))
+    if config.track:
+        from sparsegraph.tracking import TopologyTracker
+
+        tracker = TopologyTracker(run_dir, model, masks, metrics=config.track, input_shape=input_shape,
+                                  iters_per_epoch=ipe, epochs=recipe.epochs, every=config.track_every,
+                                  updater=updater)
+    return TrainHooks(mask_updater=updater, **(tracker.hooks() if tracker else {})), updater, tracker
+
+
 def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resume: bool, log,
                       progress: bool) -> dict[str, Any]:
     """The data and options ``sg.pruning.run`` gets for ``config.method``."""
@@ -229,7 +319,19 @@ def _method_arguments(config: PruneRunConfig, data, recipe, run_dir: Path, resum
                 "progress": progress, "device": config.device, "amp": config.amp,
                 "channels_last": config.channels_last, "deterministic": config.deterministic,
                 "select_on_test": config.select_on_test}
+    if config.method in WITH_PROGRESS:
+        return {"data": data.train, **options, "progress": progress}
     return {"data": data.train, **options}
+
+
+def _logged_npb_report(run_dir: Path) -> dict[str, Any] | None:
+    """The NPB report an interrupted run logged when it pruned (None for other methods)."""
+    from sparsegraph.training.runlog import read_events
+
+    rows = [r for r in read_events(run_dir / "log.jsonl") if r.get("event") == "npb"]
+    if not rows:
+        return None
+    return {k: v for k, v in rows[-1].items() if k not in ("event", "time", "elapsed_s")}
 
 
 def _train_snapshots(config: PruneRunConfig, run_dir: Path, data, recipe, log, resume: bool, progress: bool,
@@ -278,8 +380,9 @@ def _prepare_run_dir(run_dir: Path, resolved: dict[str, Any], resume: bool) -> N
             raise BadInputError(f"{config_path}: the run was started with a different configuration "
                                 f"(differs in: {', '.join(differing)}); start a new run directory instead")
         return
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         raise UsageError(f"run directory {run_dir} is not empty; pass --resume to continue it or choose another -o")
+    prepare_output_dir(run_dir)  # a file in the way, or a directory that cannot be created, fails here
     atomic_write_text(config_path, json.dumps(resolved, indent=2) + "\n")
 
 

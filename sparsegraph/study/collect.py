@@ -8,6 +8,11 @@ Two sources are accepted:
 - a **CSV** with the columns ``mask_path, model, accuracy`` and optionally ``method, sparsity, seed,
   checkpoint, dataset, num_classes``. Relative mask paths are relative to the CSV's folder.
 
+With ``at_step`` the metric values of a study directory come from each run's ``track.csv`` (runs made
+with ``--track``) at that step instead: ``"final"`` is the last tracked step, an integer N the last
+tracked step ≤ N; the run's mask is then the snapshot ``track/step_<n>.safetensors`` of that step. This
+is the DST study of the seed paper: topology during training against the final accuracy.
+
 Metrics requested but not stored are computed with :func:`sparsegraph.metrics.measure` on the stored
 mask and the model rebuilt from its SPEC: with ``checkpoint`` if given, else the seeded initialisation
 of the run (``derive_seed(seed, "init")``, as ``sparsegraph prune`` does), so weight-dependent metrics
@@ -107,7 +112,7 @@ class Collection:
 
 def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = None, *,
             accuracy_key: str = "test_at_best_val", compute_missing: bool = True,
-            device: str | None = None, dataset: str | None = None,
+            device: str | None = None, at_step: int | str | None = None, dataset: str | None = None,
             input_shape: Sequence[int] | None = None) -> Collection:
     """Read a study directory or CSV into records.
 
@@ -120,6 +125,8 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
             ``best_val`` or ``test_best_epoch``.
         compute_missing: compute requested metrics a run does not store (otherwise they are None).
         device: device for metrics that take one.
+        at_step: read the metrics from ``track.csv`` at this step (``"final"`` or an int; study
+            directories only); None: from ``metrics.json``.
         dataset: the dataset of runs or rows that do not name one (classes and input shape).
         input_shape: the per-sample input shape of runs or rows that do not record one.
 
@@ -138,10 +145,19 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
     if accuracy_key not in ACCURACY_KEYS:
         raise BadInputError(f"accuracy key {accuracy_key!r} is not valid; expected one of: {', '.join(ACCURACY_KEYS)}")
     requested = [info.name for info in resolve(metrics)] if metrics else None
+    if at_step is not None and at_step != "final" and (isinstance(at_step, bool) or not isinstance(at_step, int)
+                                                        or at_step < 0):
+        raise BadInputError(f"at_step must be 'final' or a step number >= 0, got {at_step!r}")
+    notes: list[str] = []
     if path.is_dir():
-        records, skipped = _from_study_dir(path, accuracy_key)
+        records, skipped = _from_study_dir(path, accuracy_key, at_step)
         key = accuracy_key
+        if at_step is not None:
+            notes.append("metrics read from each run's track.csv at " + (
+                "its last tracked step" if at_step == "final" else f"its last tracked step <= {at_step}"))
     elif path.is_file():
+        if at_step is not None:
+            raise BadInputError(f"{path}: --at-step reads the runs' track.csv; give a study directory")
         records, skipped = _from_csv(path)
         key = "csv"
         if requested is None:
@@ -152,7 +168,6 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
         record.dataset = record.dataset or dataset
         if record.input_shape is None and input_shape is not None:
             record.input_shape = tuple(int(s) for s in input_shape)
-    notes: list[str] = []
     if requested:
         records = _fill_missing(records, requested, compute_missing, device, skipped, notes)
     names = requested or _stored_metric_names(records)
@@ -246,7 +261,8 @@ def _run_dirs(root: Path, skipped: list[dict[str, str]]) -> list[Path]:
     return dirs
 
 
-def _from_study_dir(root: Path, accuracy_key: str) -> tuple[list[StudyRecord], list[dict[str, str]]]:
+def _from_study_dir(root: Path, accuracy_key: str, at_step: int | str | None = None
+                    ) -> tuple[list[StudyRecord], list[dict[str, str]]]:
     skipped: list[dict[str, str]] = []
     records = []
     for run_dir in _run_dirs(root, skipped):
@@ -275,9 +291,37 @@ def _from_study_dir(root: Path, accuracy_key: str) -> tuple[list[StudyRecord], l
             seed=summary.get("seed", config.get("seed")), dataset=summary.get("dataset", config.get("dataset")),
             checkpoint=config.get("checkpoint"), num_classes=config.get("num_classes"),
             layer_densities=_layer_densities(summary.get("layer_densities")))
-        record.input_shape = _read_stored_metrics(record, run_dir / "metrics.json")
+        if at_step is None:
+            record.input_shape = _read_stored_metrics(record, run_dir / "metrics.json")
+        else:
+            record.input_shape = _measured_input_shape(_read_json(run_dir / "metrics.json")[0])
+            problem = _read_tracked_metrics(record, run_dir, at_step)
+            if problem:
+                skipped.append({"run": run_id, "reason": problem})
+                continue
         records.append(record)
     return records, skipped
+
+
+def _read_tracked_metrics(record: StudyRecord, run_dir: Path, at_step: int | str) -> str | None:
+    """Fill ``record`` from ``track.csv`` at ``at_step``; a reason when the run cannot be used."""
+    from sparsegraph.tracking.table import ACCURACY_METRICS, read_track, step_at, values_at
+
+    path = run_dir / "track.csv"
+    if not path.is_file():
+        return "no track.csv (run the study with --track to use --at-step)"
+    try:
+        rows = read_track(path)
+    except BadInputError as exc:
+        return str(exc)
+    step = step_at(rows, at_step)
+    if step is None:
+        return f"no tracked step <= {at_step} in track.csv"
+    network, layers = values_at(rows, step)
+    record.network = {k: v for k, v in network.items() if k not in ACCURACY_METRICS}
+    record.layers = layers
+    record.masks_path = str(run_dir / "track" / f"step_{step}.safetensors")
+    return None
 
 
 def _layer_densities(value: Any) -> dict[str, float]:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable
 from sparsegraph.errors import BadInputError, UsageError
 from sparsegraph.study.collect import DENSE_METHOD, MANIFEST
 from sparsegraph.study.executors import check_executor, execute
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 
 GRID_FORMAT = "sparsegraph.study-grid/1"
 # the generator that realises the dense reference: at density 1 it keeps every weight
@@ -97,12 +97,17 @@ class GridSpec:
         return [GridRun(run_id(m, s, seed), m, s, seed, self._config(m, s, seed)) for m, s, seed in cells]
 
     def _config(self, method: str, sparsity: float, seed: int):
+        from sparsegraph.pruning.dst.runner import DST_METHODS
         from sparsegraph.runs import PruneRunConfig
 
         settings = dict(self.settings)
-        if "metrics" in settings:
-            settings["metrics"] = tuple(settings["metrics"])
+        for key in ("metrics", "track"):
+            if key in settings:
+                settings[key] = tuple(settings[key])
         generator = DENSE_GENERATOR if method == DENSE_METHOD else method
+        if generator not in DST_METHODS and "method_options" in settings:  # dst_* options: set/rigl runs only
+            settings["method_options"] = {k: v for k, v in settings["method_options"].items()
+                                          if not k.startswith("dst_")}
         return PruneRunConfig(model=self.model, dataset=self.dataset, method=generator, density=1.0 - sparsity,
                               seed=seed, **settings)
 
@@ -167,12 +172,11 @@ def _write_manifest(study_dir: Path, spec: GridSpec, runs: list[GridRun]) -> Non
 
 def _run_one(run_id: str, config: Any, run_dir: str, threads: int | None) -> tuple[str, str, str | None]:
     """Task body (top level, so process pools and Ray can pickle it): one prune run."""
-    import torch
-
     from sparsegraph.runs import run_prune
+    from sparsegraph.utils.threads import set_threads
 
     if threads:
-        torch.set_num_threads(threads)
+        set_threads(threads)
     resume = run_state(Path(run_dir)) == "started"
     try:
         run_prune(config, run_dir, resume=resume)
@@ -208,8 +212,7 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "s
 
     check_executor(executor, workers)
     resolve(spec.settings.get("metrics", DEFAULT_METRICS))  # an unknown metric fails once, before any run
-    study = Path(study_dir)
-    study.mkdir(parents=True, exist_ok=True)
+    study = prepare_output_dir(study_dir)
     runs = spec.runs()
     _write_manifest(study, spec, runs)
     result = GridResult()
@@ -233,10 +236,12 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str = "s
 
 
 def _threads_per_worker(executor: str, workers: int | None) -> int | None:
-    """Split the CPU threads between pool workers so that they do not oversubscribe the cores."""
+    """Split the available cores between pool workers so that they do not oversubscribe the cores."""
+    from sparsegraph.utils.threads import worker_share
+
     if executor != "process" or not workers or workers <= 1:
         return None
-    return max(1, (os.cpu_count() or 1) // workers)
+    return worker_share(workers)
 
 
 def parse_list(text: str | Iterable[Any], kind: type, name: str) -> tuple:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from sparsegraph.utils.atomic import atomic_path, prepare_output_dir
+
 if TYPE_CHECKING:
     from sparsegraph.study.report import Analysis
 
@@ -55,12 +57,17 @@ def _colours(methods: Sequence[str]) -> dict[str, tuple]:
     return {m: cmap(i % 10) for i, m in enumerate(methods)}
 
 
+def _save(fig, path: Path) -> None:
+    """A PNG written atomically (a failed write leaves no partial image)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=DPI, format="png")
+
+
 def draw_all(analysis: Analysis, out_dir: str | Path, *, metrics: Sequence[str] | None = None,
              heatmap_metrics: Sequence[str] | None = None) -> list[str]:
     """Draw every figure into ``out_dir``; returns paths relative to its parent (``plots/x.png``)."""
     _figure(1, 1)  # fail early, before creating the folder, if matplotlib is missing
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(out_dir)
     for stale in [*out.glob("scatter_*.png"), *out.glob("heatmap_*.png"), out / "landscape.png",
                   out / "correlations.png"]:  # figures of an earlier analysis the report would not list
         stale.unlink(missing_ok=True)
@@ -124,7 +131,7 @@ def scatter(analysis: Analysis, metric: str, path: Path) -> Path:
     ax.set_xlabel(metric)
     ax.set_ylabel(_target_label(analysis))
     ax.legend(fontsize=7, frameon=False)
-    fig.savefig(path, dpi=DPI)
+    _save(fig, path)
     return path
 
 
@@ -156,7 +163,7 @@ def landscape(analysis: Analysis, path: Path) -> Path:
     if mappable is not None:
         fig.colorbar(mappable, ax=list(axes), label=_target_label(analysis))
     fig.suptitle("Full-spectrum landscape", fontsize=10)
-    fig.savefig(path, dpi=DPI)
+    _save(fig, path)
     return path
 
 
@@ -192,7 +199,7 @@ def layer_heatmap(analysis: Analysis, metric: str, path: Path) -> Path:
         ax.set_title(f"sparsity {level:g}" if level is not None else "all runs", fontsize=8)
         fig.colorbar(image, ax=ax, fraction=0.04)
     fig.suptitle(f"per-layer {metric} (mean over seeds; blank: undefined)", fontsize=10)
-    fig.savefig(path, dpi=DPI)
+    _save(fig, path)
     return path
 
 
@@ -224,5 +231,5 @@ def correlation_bars(analysis: Analysis, path: Path) -> Path:
     ax.set_xlabel(f"Spearman ρ with {_target_label(analysis)}")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=min(4, 1 + len(levels)),
                fontsize=7, frameon=False)
-    fig.savefig(path, dpi=DPI)
+    _save(fig, path)
     return path

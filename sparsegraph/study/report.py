@@ -36,7 +36,7 @@ from sparsegraph.study.collect import Collection, StudyRecord, summarize_skipped
 from sparsegraph.study.ranking import rank_methods
 from sparsegraph.study.regression import ridge_cv
 from sparsegraph.study.stats import METHODS, correlate
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.atomic import atomic_write_text, prepare_output_dir
 
 FORMAT = "sparsegraph.study/1"
 TARGETS = ("accuracy", "accuracy_drop")
@@ -286,8 +286,7 @@ def write_outputs(analysis: Analysis, out_dir: str | Path, *, plots: bool = True
     Returns:
         The files written.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(out_dir)
     if plots:
         from sparsegraph.study.plots import MissingMatplotlib, draw_all
 

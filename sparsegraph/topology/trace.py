@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import TraceError, UnsupportedOpError, UsageError
+from sparsegraph.topology.memory import check_forward_memory
 from sparsegraph.topology.topology import Topology
 
 TRACERS = ("auto", "fx", "hooks")
@@ -54,6 +55,8 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, tracer: str = "auto",
         UnsupportedOpError: an operation without weight-graph meaning (named with its module).
         TraceError: with ``tracer="auto"``, when both tracers fail (both causes attached).
         UsageError: an unknown ``tracer`` or a bad ``input_shape``/``leaf_modules``.
+        MemoryLimitError: the forward would need more memory than the limit (estimated on the meta
+            device first, see :mod:`sparsegraph.topology.memory`).
 
     Example:
         >>> import torch.nn as nn, sparsegraph as sg
@@ -77,6 +80,7 @@ def trace(model: nn.Module, input_shape: Sequence[int], *, tracer: str = "auto",
         raise UsageError(f"leaf_modules must be nn.Module subclasses, got {leaf_modules!r}")
 
     with _eval_mode(model):
+        check_forward_memory(model, shape, f"tracing {type(model).__name__} on input {'x'.join(map(str, shape))}")
         example = _example(model, shape)
         if tracer == "hooks":
             return _hooks(model, example, leaves)

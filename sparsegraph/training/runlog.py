@@ -13,15 +13,19 @@ from typing import Any
 class RunLog:
     """Appends one JSON object per event: ``event``, UTC ``time``, ``elapsed_s`` and the fields.
 
-    Each line is flushed and fsynced as it is written, so an interrupted run keeps its history.
-    ``RunLog(None)`` logs nowhere (library use without a run directory).
+    Each line is flushed and fsynced as it is written, so an interrupted run keeps its history; a
+    line that cannot be written completely (no space left) is cut off again, so the log never ends in
+    half a line, and :class:`~sparsegraph.errors.OutputError` is raised. ``RunLog(None)`` logs nowhere
+    (library use without a run directory).
     """
 
     def __init__(self, path: str | os.PathLike | None):
+        from sparsegraph.utils.atomic import prepare_output
+
         self.path = None if path is None else Path(path)
         self._start = time.perf_counter()
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_output(self.path)
 
     def write(self, event: str, **fields: Any) -> dict:
         row = {
@@ -31,11 +35,13 @@ class RunLog:
             **fields,
         }
         if self.path is not None:
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row, default=_jsonable) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            self._append((json.dumps(row, default=_jsonable) + "\n").encode("utf-8"))
         return row
+
+    def _append(self, line: bytes) -> None:
+        from sparsegraph.utils.atomic import append_durably
+
+        append_durably(self.path, line)
 
 
 def read_events(path: str | os.PathLike) -> list[dict]:

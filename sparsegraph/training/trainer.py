@@ -20,7 +20,7 @@ from sparsegraph.training.batches import TensorSplit, iterate_eval, iterate_trai
 from sparsegraph.training.masking import MaskEnforcer
 from sparsegraph.training.recipes import Recipe, resolve_recipe
 from sparsegraph.training.runlog import RunLog
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_save_safetensors, atomic_torch_save
 from sparsegraph.utils.device import resolve_device
 
 Split = TensorSplit | Dataset
@@ -38,17 +38,29 @@ class TrainData:
 
 @dataclass
 class TrainHooks:
-    """Optional callbacks for methods that train inside pruning (IMP, Early-Bird).
+    """Optional callbacks for methods that train inside pruning (IMP, Early-Bird), dynamic sparse
+    training and topology tracking.
 
     Attributes:
-        after_step: ``after_step(iteration, model)`` after every optimizer step and mask re-zeroing;
-            ``iteration`` counts completed steps over the whole run (1-based).
+        after_step: ``after_step(iteration, model)`` after every optimizer step and mask re-zeroing
+            (and mask update); ``iteration`` counts completed steps over the whole run (1-based).
         after_epoch: ``after_epoch(row, model) -> bool`` after each epoch's evaluation and checkpoint;
             True stops training there.
+        on_start: ``on_start(iteration, model)`` once before the first step (after a resume: at the
+            checkpoint's iteration).
+        before_checkpoint: ``before_checkpoint(row, model)`` after each epoch's evaluation, before its
+            checkpoint is written.
+        mask_updater: changes the masks during training (``sparsegraph.pruning.dst.DSTUpdater``):
+            ``attach(model, optimizer, enforcer, total_iterations)``, ``wants_dense_grad(iteration)``,
+            ``after_step(iteration, dense_grads)``, ``state_dict()`` / ``load_state_dict()`` (saved with
+            every checkpoint).
     """
 
     after_step: Callable[[int, nn.Module], None] | None = None
     after_epoch: Callable[[dict, nn.Module], bool] | None = None
+    on_start: Callable[[int, nn.Module], None] | None = None
+    before_checkpoint: Callable[[dict, nn.Module], None] | None = None
+    mask_updater: Any = None
 
 
 @dataclass
@@ -139,6 +151,12 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
                                 weight_decay=rec.weight_decay)
     n_train = len(splits["train"])
     iters_per_epoch = max(1, -(-n_train // rec.batch_size))
+    hooks = hooks or TrainHooks()
+    updater = hooks.mask_updater
+    if updater is not None:
+        if enforcer is None:
+            raise UsageError("a mask updater (dynamic sparse training) needs masks")
+        updater.attach(model, optimizer, enforcer, rec.epochs * iters_per_epoch)
 
     ckpt_dir = Path(run_dir) / "checkpoints" if run_dir is not None else None
     state = {"epoch": 0, "iteration": 0, "history": [], "best_val": None, "best_epoch": None}
@@ -146,7 +164,7 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
         if ckpt_dir is None or not (ckpt_dir / "last.pt").exists():
             raise UsageError("--resume given but no checkpoint found"
                              + (f" at {ckpt_dir / 'last.pt'}" if ckpt_dir else ""))
-        state = _load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scaler, masks)
+        state = _load_checkpoint(ckpt_dir / "last.pt", model, optimizer, scaler, masks, updater)
     elif start_iteration:
         if not 0 <= start_iteration < rec.epochs * iters_per_epoch:
             raise UsageError(f"start_iteration {start_iteration} is outside the schedule's "
@@ -154,7 +172,8 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
         state["epoch"], state["iteration"] = start_iteration // iters_per_epoch, start_iteration
     # batches of the first epoch already run before start_iteration (0 when resuming at an epoch end)
     skip = state["iteration"] - state["epoch"] * iters_per_epoch
-    hooks = hooks or TrainHooks()
+    if hooks.on_start is not None:
+        hooks.on_start(state["iteration"], model)
 
     start = time.perf_counter()
     bar = _progress(progress, rec.epochs, state["epoch"])
@@ -174,6 +193,8 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
                     group["lr"] = lr
                 if use_cl and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)
+                if updater is not None:
+                    enforcer.capture_dense_grads = updater.wants_dense_grad(state["iteration"] + 1)
                 with _autocast(dev, amp_dtype):
                     out = model(x)
                     loss = F.cross_entropy(out.float(), y)
@@ -188,6 +209,8 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
                 if enforcer:
                     enforcer.after_step(optimizer)
                 state["iteration"] += 1
+                if updater is not None:
+                    updater.after_step(state["iteration"], enforcer.take_dense_grads())
                 if hooks.after_step is not None:
                     hooks.after_step(state["iteration"], model)
                 loss_sum += loss.detach().double() * y.shape[0]
@@ -213,8 +236,10 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
             if improved:
                 state["best_val"], state["best_epoch"] = row["val_acc"], epoch + 1
             log.write("epoch", **row)
+            if hooks.before_checkpoint is not None:
+                hooks.before_checkpoint(row, model)
             if ckpt_dir is not None:
-                _save_checkpoint(ckpt_dir, model, optimizer, scaler, masks, state, rec, improved)
+                _save_checkpoint(ckpt_dir, model, optimizer, scaler, masks, state, rec, improved, updater)
                 log.write("checkpoint", epoch=epoch + 1, path=str(ckpt_dir / "last.pt"))
             if bar is not None:
                 bar.update(1)
@@ -271,34 +296,34 @@ def _result(state: dict, rec: Recipe, dev: torch.device, seconds: float, select_
 
 
 def _save_checkpoint(ckpt_dir: Path, model: nn.Module, optimizer, scaler, masks, state: dict,
-                     rec: Recipe, improved: bool) -> None:
-    from safetensors.torch import save_file
-
+                     rec: Recipe, improved: bool, updater=None) -> None:
     payload = {
         "format": "sparsegraph.checkpoint/1",
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict() if scaler is not None else {},
-        "masks": {k: v.detach().cpu() for k, v in (masks or {}).items()},
+        "masks": {k: v.detach().cpu() for k, v in (masks or {}).items()},  # the initial masks
+        "mask_updater": updater.state_dict() if updater is not None else {},
         "recipe": json.dumps(rec.to_dict()),
         **{k: state[k] for k in ("epoch", "iteration", "history", "best_val", "best_epoch")},
     }
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(ckpt_dir / "last.pt") as tmp:
-        torch.save(payload, tmp)
+    atomic_torch_save(payload, ckpt_dir / "last.pt")
     if improved:
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        with atomic_path(ckpt_dir / "best.safetensors") as tmp:
-            save_file(tensors, str(tmp), metadata={"epoch": str(state["epoch"])})
+        atomic_save_safetensors(tensors, ckpt_dir / "best.safetensors", metadata={"epoch": str(state["epoch"])})
 
 
-def _load_checkpoint(path: Path, model: nn.Module, optimizer, scaler, masks) -> dict:
+def _load_checkpoint(path: Path, model: nn.Module, optimizer, scaler, masks, updater=None) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(payload["model"])
         optimizer.load_state_dict(payload["optimizer"])
         if scaler is not None and payload["scaler"]:
             scaler.load_state_dict(payload["scaler"])
+        if updater is not None:
+            if not payload.get("mask_updater"):
+                raise KeyError("no mask-update state (written by a run with fixed masks)")
+            updater.load_state_dict(payload["mask_updater"])
     except (RuntimeError, KeyError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot resume from this checkpoint ({str(exc).splitlines()[0]})") from None
     saved = payload.get("masks", {})

@@ -31,3 +31,19 @@ def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gener
     g = torch.Generator(device=device)
     g.manual_seed(int(seed))
     return g
+
+
+def run_generator(seed: int, generator: torch.Generator | None = None) -> torch.Generator:
+    """The run's one CPU generator: ``generator`` when given (it must be a CPU ``torch.Generator``), else a
+    new one seeded with ``seed``.
+
+    Raises:
+        UsageError: ``generator`` is not a CPU ``torch.Generator``.
+    """
+    if generator is None:
+        return make_generator(seed)
+    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
+        from sparsegraph.errors import UsageError
+
+        raise UsageError("generator must be a CPU torch.Generator")
+    return generator

@@ -9,18 +9,15 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import CheckpointError
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_save_safetensors
 
 
 def save_state_dict(path: Path, model_or_state: nn.Module | Mapping[str, torch.Tensor]) -> None:
     """Atomically write a model's state dict (or a state dict) as safetensors, on the CPU."""
-    from safetensors.torch import save_file
-
     state = model_or_state.state_dict() if isinstance(model_or_state, nn.Module) else model_or_state
     # clone: safetensors refuses tensors that share storage (tied weights, views)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+    atomic_save_safetensors(tensors, path)
 
 
 def load_state_dict(path: Path, what: str = "weights") -> dict[str, torch.Tensor]:

@@ -97,11 +97,11 @@ def test_mask_that_does_not_fit_exits_3(tmp_path, spec):
                        "-o", tmp_path / "g.npz"), 3, "0.weight")
 
 
-def test_graph_too_large_exits_1(tmp_path, spec, mask_file):
+def test_graph_too_large_exits_3(tmp_path, spec, mask_file):
     path, _ = mask_file
     result = run("export", "--model", spec, "--masks", path, "--encoding", "rolled", "--format", "npz",
                  "-o", tmp_path / "g.npz", "--max-memory", "100")
-    one_line_error(result, 1, "above the limit")
+    one_line_error(result, 3, "above the limit")
     assert not (tmp_path / "g.npz").exists()
 
 

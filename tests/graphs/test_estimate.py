@@ -84,3 +84,37 @@ def test_streamed_export_checks_the_largest_set(tmp_path):
     assert info.value.target == "stream"
     assert "--max-memory" in str(info.value) and "stream to" not in str(info.value)  # already streaming
     assert not (tmp_path / "g.tsv").exists()
+
+
+@pytest.mark.parametrize("name", ["g.pt", "g.graphml", "g.tsv", "g.tsv.gz", "g.npz", "g.mtx"])
+def test_file_estimates_are_close_to_the_written_size(tmp_path, name):
+    from sparsegraph.graphs.estimate import estimate_file_bytes
+    from sparsegraph.graphs.io import resolve_format
+
+    g = torch.Generator().manual_seed(0)
+    graph = sg.bipartite(torch.rand(32, 16, 3, 3, generator=g) < 0.3, torch.randn(32, 16, 3, 3, generator=g),
+                         "unrolled", input_hw=16, padding=1)
+    path = tmp_path / name
+    graph.save(path)
+    written = sum(p.stat().st_size for p in tmp_path.iterdir())  # with the sidecar
+    estimate = estimate_file_bytes(graph, resolve_format(path, None), path)
+    # text: the digits of the weights vary; gzip: the assumed ratio is rough
+    tolerance = 0.6 if name.endswith(".gz") else 0.25
+    assert abs(estimate.file_bytes - written) <= tolerance * written, (estimate, written)
+    assert estimate.needed_bytes >= estimate.file_bytes
+
+
+def test_export_tells_its_estimate_and_refuses_without_space(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    model = net()
+    told = []
+    sg.export(model, None, tmp_path / "g.graphml", "graphml", encoding="rolled", notify=told.append)
+    assert len(told) == 1 and told[0].startswith(f"writing {tmp_path / 'g.graphml'}: about ")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100, 90, 10))
+    with pytest.raises(sg.errors.OutputError, match="not enough free space") as info:
+        sg.export(model, None, tmp_path / "h.npz", "npz", encoding="rolled")
+    assert info.value.free_bytes == 10 and info.value.needed_bytes > 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.graphml"]

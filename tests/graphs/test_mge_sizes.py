@@ -81,7 +81,8 @@ def test_estimate_is_exact_without_merges(name, compat):
 def test_size_limit_checked_before_building():
     model = sg.create_model("resnet20")
     with pytest.raises(sg.errors.GraphTooLargeError) as info:
-        sg.encode(model, sparse_masks(model, 0.02), encoding="mge", input_shape=(3, 32, 32), max_bytes="1MB")
+        # 3 MB: above the trace (about 2.6 MiB, checked first), below the graph
+        sg.encode(model, sparse_masks(model, 0.02), encoding="mge", input_shape=(3, 32, 32), max_bytes="3MB")
     err = info.value
-    assert err.num_nodes == 191_498 and err.limit_bytes == 10**6 and err.estimate_bytes > err.limit_bytes
+    assert err.num_nodes == 191_498 and err.limit_bytes == 3 * 10**6 and err.estimate_bytes > err.limit_bytes
     assert "191,498 nodes" in str(err)

@@ -260,3 +260,21 @@ def test_files_are_byte_identical_for_equal_content(tmp_path, masks_dict, suffix
     flipped["fc.weight"].view(-1)[0] ^= True
     c = MaskSet(flipped, meta).save(tmp_path / "c" / f"m{suffix}")
     assert c.read_bytes() != a.read_bytes()
+
+
+def test_compact_files_round_trip_as_bits_or_indices(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    dense = torch.rand(64, 64, generator=g) < 0.5          # bits are smaller
+    sparse = torch.rand(32, 16, 3, 3, generator=g) < 0.01  # indices are smaller
+    masks = MaskSet({"a.weight": dense, "b.weight": sparse}, metadata={"step": 7})
+    plain, compact = masks.save(tmp_path / "plain.safetensors"), masks.save(tmp_path / "c.safetensors", compact=True)
+    loaded = MaskSet.load(compact)
+    assert loaded == masks and loaded.metadata == {"step": 7} and loaded.fingerprint() == masks.fingerprint()
+    from safetensors import safe_open
+
+    with safe_open(str(compact), framework="pt") as handle:
+        assert handle.get_tensor("a.weight").dtype == torch.uint8 and handle.get_tensor("b.weight").dtype == torch.int32
+        assert json.loads(handle.metadata()["encoding"])["b.weight"] == ["indices", [32, 16, 3, 3]]
+    assert compact.stat().st_size * 4 < plain.stat().st_size
+    with pytest.raises(MaskError, match="compact"):
+        masks.save(tmp_path / "c.npz", compact=True)

@@ -351,3 +351,31 @@ def test_adaptive_and_padded_pooling_windows():
     padded = nn.Sequential(nn.Conv2d(1, 1, 1, bias=False), nn.AvgPool2d(3, 2, padding=1), nn.Flatten())
     # windows over rows/columns -1..1, 1..3, 3..5 of 0..4 hold 2, 3, 2 real cells
     assert compute_detailed("paths.log10_paths", (padded, None), input_shape=(1, 5, 5)).extras["paths"] == 49.0
+
+
+def test_passes_are_refused_above_the_memory_limit_before_allocating():
+    from sparsegraph.errors import MemoryLimitError
+    from sparsegraph.metrics.path_counting import passes_bytes, traced
+
+    model = sg.create_model("resnet20")
+    topology = traced(model, (3, 32, 32))
+    need = passes_bytes(topology, {})
+    # every node's two indicators at least, and the dense 0/1 operators
+    assert need >= 16 * sum(math.prod(n.out_shape) for n in topology.nodes)
+    with pytest.raises(MemoryLimitError, match="the paths passes .* needs about .* above the memory limit"):
+        measure(model, None, "paths", (3, 32, 32), max_bytes=need // 2)  # refused, not an error row
+    with pytest.raises(MemoryLimitError, match="npb2023"):
+        measure(model, None, "paths", (3, 32, 32), max_bytes=need // 2, paths_convention="npb2023")
+    result = measure(model, None, "paths.log10_paths", (3, 32, 32), max_bytes=2 * need)
+    assert result.rows[-1]["status"] == "ok"
+
+
+def test_sparse_layers_count_their_unfolded_inputs():
+    from sparsegraph.metrics.path_counting import passes_bytes, traced
+
+    model = sg.create_model("resnet20")
+    topology = traced(model, (3, 32, 32))
+    sparse = {info.param: torch.zeros(info.weight_shape, dtype=torch.bool) for info in topology.layers}
+    first = topology.layers[0]
+    extra = 16 * first.in_shape[0] * math.prod(first.kernel_size) * math.prod(first.out_shape[1:])
+    assert passes_bytes(topology, sparse) - passes_bytes(topology, {}) >= extra - 8 * math.prod(first.weight_shape)

@@ -126,3 +126,11 @@ def test_invalid_common_options(kw, match):
 def test_too_small_inputs_are_refused(name, shape):
     with pytest.raises(UsageError, match="too small"):
         create_model(name, input_shape=shape)
+
+
+def test_models_sized_from_a_huge_input_are_refused_before_allocation():
+    from sparsegraph.errors import MemoryLimitError
+
+    with pytest.raises(MemoryLimitError, match=r"building mlp for input 1x100000x100000 needs about \d+ TiB"):
+        create_model("mlp", input_shape=(1, 100000, 100000))
+    assert create_model("mlp", input_shape=(1, 8, 8)).input_shape == (1, 8, 8)

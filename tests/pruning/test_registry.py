@@ -18,8 +18,8 @@ def clean_registry(monkeypatch):
 
 def test_builtins_are_listed():
     names = [g.name for g in sg.pruning.list_generators()]
-    assert names == ["early-bird", "eb", "er", "erk", "grasp", "imp", "iter-snip", "magnitude", "pags", "pegs", "random",
-                     "random-global", "snip", "synflow"]
+    assert names == ["early-bird", "eb", "er", "erk", "grasp", "imp", "iter-snip", "magnitude", "npb", "pags", "pegs",
+                     "random", "random-global", "rigl", "set", "snip", "synflow"]
     info = {g.name: g for g in sg.pruning.list_generators()}
     assert info["random"].scope == "layer" and info["random"].min_per_layer == 1
     assert info["snip"].min_per_layer == 0 and info["snip"].data == "labels"

@@ -82,3 +82,22 @@ def test_pruned_entries_are_never_kept_and_asking_for_more_is_an_error():
     assert topk_mask(scores, 2, generator=make_generator(0)).tolist() == [False, True, False, True]
     with pytest.raises(UsageError, match="only 2"):
         topk_mask(scores, 3, generator=make_generator(0))
+
+
+@pytest.mark.parametrize("layout", ["random", "ascending", "descending", "ties", "sampled_high"])
+def test_kth_largest_prefilter_is_exact_on_large_vectors(layout):
+    n = 200_003
+    gen = make_generator(3)
+    values = torch.rand(n, generator=gen, dtype=torch.float64)
+    if layout == "ascending":
+        values = values.sort().values
+    elif layout == "descending":
+        values = values.sort(descending=True).values
+    elif layout == "ties":
+        values = torch.floor(values * 7)
+    elif layout == "sampled_high":  # the strided sample sees only the largest entries: the prefilter fails
+        values = torch.zeros(n, dtype=torch.float64)
+        values[:: n // (1 << 14)] = 1.0
+    reference = torch.sort(values, descending=True).values
+    for k in (1, 9, 2_000, 30_000, n // 4):
+        assert kth_largest(values, k) == reference[k - 1]

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from sparsegraph.errors import StudyInputError
+from sparsegraph.errors import BadInputError, StudyInputError
 from sparsegraph.masks import MaskSet
 from sparsegraph.metrics import register_metric
 from sparsegraph.metrics.registry import unregister_metric
@@ -184,3 +184,29 @@ def test_skipped_reasons_are_grouped_by_reason_with_examples():
         {"reason": "mask file <path> not found", "count": 5, "runs": ["row4", "row5"]},
         {"reason": "accuracy is nan", "count": 2, "runs": ["row2", "row3"]},
     ]
+
+
+def test_metrics_at_a_tracked_step(synthetic_study):
+    from sparsegraph.tracking.table import TrackRow, write_track
+
+    run = synthetic_study / "a_s0.8_seed0"
+    masks = MaskSet.load(run / "masks.safetensors")
+    (run / "track").mkdir()
+    for step in (0, 10, 20):
+        masks.save(run / "track" / f"step_{step}.safetensors", compact=True)
+    write_track(run / "track.csv", [TrackRow(s, s // 10, "track.itop_rate", "network", 0.2 + s / 100)
+                                    for s in (0, 10, 20)]
+                + [TrackRow(10, 1, "track.hamming", "fc1", 5.0), TrackRow(20, 2, "test_acc", "network", 0.9)])
+    collection = collect(synthetic_study, at_step=15, compute_missing=False)
+    record = next(r for r in collection.records if r.run_id == "a_s0.8_seed0")
+    assert record.network == {"track.itop_rate": pytest.approx(0.3)}
+    assert record.layers["track.hamming"] == {"fc1": 5.0} and "test_acc" not in record.network
+    assert record.masks_path.endswith("step_10.safetensors")
+    final = collect(synthetic_study, at_step="final", compute_missing=False)
+    record = next(r for r in final.records if r.run_id == "a_s0.8_seed0")
+    assert record.network["track.itop_rate"] == pytest.approx(0.4)
+    assert record.masks_path.endswith("step_20.safetensors")
+    assert any("track.csv" in s["reason"] for s in final.skipped if s["run"] == "b_s0.8_seed0")
+    assert any("track.csv" in note for note in final.notes)
+    with pytest.raises(BadInputError, match="at_step"):
+        collect(synthetic_study, at_step=-1)

@@ -167,3 +167,33 @@ def test_cli_run_passes_options_and_exits_1_when_a_run_fails(tmp_path, fake_prun
     result = CliRunner().invoke(main, ["study", "run", "--model", "mlp", "--dataset", "digits", "--sparsities",
                                        "0.9,x", "-o", str(tmp_path)])
     assert result.exit_code == 2 and "--sparsities: expected comma-separated float values" in result.stderr
+
+
+def test_cli_run_includes_dst_runs_with_their_options_and_tracking(tmp_path, fake_prune):
+    result = CliRunner().invoke(main, [
+        "study", "run", "--model", "mlp", "--dataset", "digits", "--methods", "set,rigl,erk,snip", "--sparsities",
+        "0.9", "--seeds", "0", "--option", "dst_interval=5", "--track", "--track-every", "10", "--epochs", "1",
+        "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    configs = {m: json.loads((tmp_path / f"{m}_s0.9_seed0" / "config.json").read_text())
+               for m in ("set", "rigl", "erk", "snip")}
+    assert configs["set"]["method_options"] == configs["rigl"]["method_options"] == {"dst_interval": 5}
+    assert configs["erk"]["method_options"] == configs["snip"]["method_options"] == {}
+    assert all(c["track"] == ["spectral.full_spectrum", "paths"] and c["track_every"] == 10 for c in configs.values())
+
+
+@pytest.mark.slow
+def test_real_dst_grid_is_tracked_and_analysed_at_a_step(tmp_path):
+    runner = CliRunner()
+    study = tmp_path / "study"
+    result = runner.invoke(main, ["study", "run", "--model", "mlp", "--dataset", "digits", "--methods", "set,erk",
+                                  "--sparsities", "0.9", "--seeds", "0,1", "--epochs", "1", "--batch-size", "256",
+                                  "--option", "dst_interval=2", "--track", "paths.log10_paths", "--metrics", "density",
+                                  "-o", str(study)])
+    assert result.exit_code == 0, result.output
+    assert (study / "set_s0.9_seed0" / "track.csv").exists() and (study / "erk_s0.9_seed1" / "track.csv").exists()
+    result = runner.invoke(main, ["study", "analyze", str(study), "--at-step", "2", "--no-plots", "--bootstrap",
+                                  "20", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    metrics = {e["metric"] for e in json.loads(result.stdout)["correlations"]}
+    assert {"paths.log10_paths", "track.itop_rate", "track.moving_distance"} <= metrics

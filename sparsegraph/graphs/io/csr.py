@@ -1,12 +1,14 @@
 """Two-pass CSR assembly from an edge stream into memory-mapped arrays (graphs.md §6).
 
 Pass 1 counts the out-degree of every row; pass 2 regenerates the edge sets and scatters them into
-memory-mapped ``indices``/``data``/``signed``/``edge_set`` arrays; rows are then sorted by
-(column, set) in chunks. Peak memory is O(N + largest edge set + chunk).
+memory-mapped ``indices``/``data``/``signed``/``edge_set`` arrays (their disk blocks reserved up
+front, so a full disk is an ``OSError``); rows are then sorted by (column, set) in chunks. Peak
+memory is O(N + largest edge set + chunk).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 
@@ -28,6 +30,19 @@ class StreamedCSR:
     signed: np.ndarray
     edge_set: np.ndarray
     multiplicity: np.ndarray | None
+
+
+def reserve_blocks(path: str | os.PathLike) -> None:
+    """Allocate a memory-mapped file's blocks now, so that a full disk fails here with ENOSPC (an
+    ``OSError``) instead of killing the process with SIGBUS on a later page write."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):  # no fallocate on this FS
+                raise
 
 
 def _rows_cols(stream, a, biadjacency: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +72,10 @@ def build_csr(stream, workdir: str | os.PathLike, biadjacency: bool = False) -> 
     def mapped(name: str, dtype) -> np.ndarray:
         if nnz == 0:
             return np.zeros(0, dtype=dtype)
-        return np.lib.format.open_memmap(os.path.join(workdir, f"{name}.npy"), mode="w+", dtype=dtype,
-                                         shape=(nnz,))
+        path = os.path.join(workdir, f"{name}.npy")
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(nnz,))
+        reserve_blocks(path)
+        return array
 
     indices, data, signed = mapped("indices", idx_dtype), mapped("data", np.float32), mapped("signed", np.float32)
     edge_set = mapped("edge_set", set_dtype)

@@ -14,10 +14,11 @@ import warnings
 import numpy as np
 
 from sparsegraph.errors import GraphFileError
-from sparsegraph.graphs.io.sidecar import read_sidecar, write_sidecar
+from sparsegraph.graphs.io.checksum import ContentHash, HashingWriter, check
+from sparsegraph.graphs.io.sidecar import digest, read_sidecar, sidecar_path, sidecar_payload, write_sidecar
 from sparsegraph.graphs.io.text import chunks, float32_strings, open_text
 from sparsegraph.graphs.rebuild import edge_arrays, rebuild, tables
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_paths
 
 HEADER = ("source", "target", "weight", "layer")
 
@@ -36,27 +37,36 @@ def _write_lines(out, stream, signed: bool) -> None:
             out.write("\n".join(map("\t".join, zip(*columns))) + "\n")
 
 
-def write(stream, path: str | os.PathLike, signed: bool = False) -> None:
-    """Write an edge list (``path = "-"``: stdout, without the sidecar)."""
+def write(stream, path: str | os.PathLike, signed: bool = False, needed_bytes: int | None = None) -> None:
+    """Write an edge list (``path = "-"``: stdout, without the sidecar).
+
+    The file and its sidecar are replaced together, only once both are complete; the sidecar's
+    ``checksum`` covers the file's text and the sidecar itself.
+    """
     if os.fspath(path) == "-":
         warnings.warn("writing the edge list to stdout: no .meta.json sidecar (node attributes) is written",
                       stacklevel=2)
         _write_lines(sys.stdout, stream, signed)
         return
-    with atomic_path(path) as tmp:
-        suffix_path = f"{tmp}.gz" if os.fspath(path).endswith(".gz") else tmp
-        with open_text(suffix_path, "w") as out:
-            _write_lines(out, stream, signed)
-        if suffix_path != tmp:
-            os.replace(suffix_path, tmp)
-    write_sidecar(path, stream.graph_attributes(), "adjacency", 0)
+    payload = sidecar_payload(stream.graph_attributes(), "adjacency", 0)
+    text_digest = ContentHash()
+    with atomic_paths(path, sidecar_path(path), needed_bytes=needed_bytes) as (tmp, side_tmp):
+        with open_text(tmp, "w", compressed=os.fspath(path).endswith(".gz")) as out:
+            _write_lines(HashingWriter(out, text_digest), stream, signed)
+        write_sidecar(side_tmp, payload, digest(text_digest, payload))
 
 
-def read(path: str | os.PathLike):
-    meta, _, _ = read_sidecar(path)
+def read(path: str | os.PathLike, verify: bool = True):
+    side = read_sidecar(path)
+    meta = side.meta
     with open_text(path, "r") as f:
-        header = f.readline().rstrip("\n").split("\t")
+        header = f.readline()
         body = f.read()
+    text_digest = ContentHash()
+    text_digest.text(header)
+    text_digest.text(body)
+    check(path, side.checksum, digest(text_digest, side.payload), verify)
+    header = header.rstrip("\n").split("\t")
     if tuple(header[:4]) != HEADER or header[4:] not in ([], ["signed_weight"]):
         raise GraphFileError(f"{path}: the first line must be source, target, weight, layer "
                              "(and optionally signed_weight), tab-separated")

@@ -2,8 +2,10 @@
 
 UTF-8, directed; one ``<key>`` per §3 attribute (ints ``int``, weights ``double``, names ``string``,
 flags ``boolean``); graph attributes that are lists or tables are JSON strings, named in the graph
-attribute ``json_attributes``. Nodes ``n<id>`` in id order, then edges in canonical order. igraph's
-reader turns ints into doubles; :func:`read` casts them back.
+attribute ``json_attributes``. Nodes ``n<id>`` in id order, then edges in canonical order, then the
+graph attribute ``checksum``: the SHA-256 of the decoded edges (ids, float32 weights, sets,
+multiplicities) and the partition and edge-set tables, so that it survives a re-save by another tool.
+igraph's reader turns ints into doubles; :func:`read` casts them back.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from xml.sax.saxutils import escape, unescape
 import numpy as np
 
 from sparsegraph.errors import GraphFileError
+from sparsegraph.graphs.io.checksum import KEY as CHECKSUM_KEY
+from sparsegraph.graphs.io.checksum import ContentHash, check
 from sparsegraph.graphs.io.text import chunks, float32_strings, open_text
 from sparsegraph.graphs.rebuild import edge_arrays, rebuild, tables
 from sparsegraph.utils.atomic import atomic_path
@@ -57,15 +61,17 @@ def _lines(parts: list) -> str:
     return "\n".join(map("".join, zip(*columns))) + "\n"
 
 
-def write(stream, path: str | os.PathLike) -> None:
+def write(stream, path: str | os.PathLike, needed_bytes: int | None = None) -> None:
     graph_data = _graph_data(stream.graph_attributes())
     edge_keys = EDGE_KEYS + ((("multiplicity", "int"),) if stream.has_multiplicity else ())
-    with atomic_path(path) as tmp, open_text(tmp, "w") as out:
+    digest = ContentHash()
+    with atomic_path(path, needed_bytes=needed_bytes) as tmp, open_text(tmp, "w", compressed=False) as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
                   f'<graphml xmlns="{NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
                   f'xsi:schemaLocation="{NS} {NS}/1.0/graphml.xsd">\n')
         for name, kind, _ in graph_data:
             out.write(f'<key id="g_{name}" for="graph" attr.name="{name}" attr.type="{kind}"/>\n')
+        out.write(f'<key id="g_{CHECKSUM_KEY}" for="graph" attr.name="{CHECKSUM_KEY}" attr.type="string"/>\n')
         for name, kind in NODE_KEYS:
             out.write(f'<key id="v_{name}" for="node" attr.name="{name}" attr.type="{kind}"/>\n')
         for name, kind in edge_keys:
@@ -94,7 +100,10 @@ def write(stream, path: str | os.PathLike) -> None:
                 for key, _ in edge_keys:
                     parts += [f'<data key="e_{key}">', values[key], "</data>"]
                 out.write(_lines(parts + ["</edge>"]))
-        out.write("</graph>\n</graphml>\n")
+                digest.edges(a.src[lo:hi], a.dst[lo:hi], a.weight[lo:hi], a.signed_weight[lo:hi], edge_set.index,
+                             a.multiplicity[lo:hi] if stream.has_multiplicity else None)
+        digest.json(_tables(stream.graph_attributes()))
+        out.write(f'<data key="g_{CHECKSUM_KEY}">{digest.hexdigest()}</data>\n</graph>\n</graphml>\n')
 
 
 def _parse_generic(path: str | os.PathLike):
@@ -139,6 +148,9 @@ def _parse_own(text: str):
         return None
     body = text.find("<node ", head.end())
     graph_data = {k: unescape(v) for k, v in _GRAPH_DATA.findall(text, head.end(), body if body >= 0 else len(text))}
+    tail = CHECKSUM_TAIL.search(text)
+    if tail is not None:
+        graph_data[f"g_{CHECKSUM_KEY}"] = tail.group(1)
     edge_keys = [k for k, _ in EDGE_KEYS] + (["multiplicity"] if "e_multiplicity" in keys else [])
     pattern = re.compile('<edge source="n([0-9]+)" target="n([0-9]+)">'
                          + "".join(f'<data key="e_{k}">([^<]*)</data>' for k in edge_keys) + "</edge>")
@@ -154,9 +166,18 @@ def _parse_own(text: str):
     return keys, graph_data, list(columns[0]), list(columns[1]), edge_values, head.group(1)
 
 
-def read(path: str | os.PathLike):
+CHECKSUM_TAIL = re.compile(f'<data key="g_{CHECKSUM_KEY}">([^<]*)</data>\\s*</graph>\\s*</graphml>\\s*$')
+
+
+def _tables(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {"partitions": attributes.get("partitions"), "edge_sets": attributes.get("edge_sets")}
+
+
+def read(path: str | os.PathLike, verify: bool = True):
     with open_text(path, "r") as f:
-        parsed = _parse_own(f.read())
+        text = f.read()
+    parsed = _parse_own(text)
+    del text
     keys, graph_data, src, dst, edge_values, directed = parsed or _parse_generic(path)
     if directed != "directed":
         raise GraphFileError(f"{path}: not a directed GraphML graph")
@@ -167,6 +188,7 @@ def read(path: str | os.PathLike):
             continue
         meta[name] = {"boolean": lambda t: t.strip().lower() == "true", "int": int, "long": int,
                       "double": float, "float": float}.get(kind, str)(text)
+    stored = meta.pop(CHECKSUM_KEY, None)
     for name in json.loads(meta.pop(JSON_LIST_KEY, "[]")):
         meta[name] = json.loads(meta[name])
     _, edge_sets = tables(meta)
@@ -187,4 +209,9 @@ def read(path: str | os.PathLike):
         mult = np.array(edge_values[by_name["multiplicity"]], dtype=np.float64).astype(np.int32)
     arrays = edge_arrays(ids[:n], ids[n:], np.array(edge_values[by_name["weight"]], dtype=np.float64),
                          np.array(edge_values[by_name["signed_weight"]], dtype=np.float64), sets, mult)
+    if verify and stored is not None:
+        digest = ContentHash()
+        digest.edges(arrays.src, arrays.dst, arrays.weight, arrays.signed_weight, arrays.edge_set, arrays.multiplicity)
+        digest.json(_tables(meta))
+        check(path, stored, digest.hexdigest(), verify)
     return rebuild(meta, arrays)

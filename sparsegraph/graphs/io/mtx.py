@@ -9,20 +9,20 @@ partition) -> set map; ``signed_weight`` is not stored and reads back as ``weigh
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from sparsegraph.errors import GraphFileError
 from sparsegraph.graphs.base import EdgeSet, node_partition
+from sparsegraph.graphs.io.checksum import ContentHash, HashingWriter, check
 from sparsegraph.graphs.io.csr import SORT_CHUNK, build_csr
-from sparsegraph.graphs.io.sidecar import read_sidecar, write_sidecar
+from sparsegraph.graphs.io.sidecar import digest, read_sidecar, sidecar_path, sidecar_payload, write_sidecar
 from sparsegraph.graphs.io.text import chunks, float32_strings, open_text, split_fields
 from sparsegraph.graphs.rebuild import canonical_sets, edge_arrays, rebuild, tables
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_paths, atomic_workdir
 
 BANNER = "%%MatrixMarket matrix coordinate real general"
 TABLE_KEYS = ("partitions", "edge_sets")
@@ -47,28 +47,36 @@ def _summed_chunks(csr):
         row_lo = row_hi
 
 
-def write(stream, path: str | os.PathLike) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+def write(stream, path: str | os.PathLike, needed_bytes: int | None = None) -> None:
+    """Write the matrix and its sidecar, replaced together once both are complete."""
     attributes = stream.graph_attributes()
     comment = json.dumps({k: v for k, v in attributes.items() if k not in TABLE_KEYS})
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as work:
+    payload = sidecar_payload(attributes, "biadjacency" if stream.biadjacency else "adjacency", 1)
+    text_digest = ContentHash()
+    with atomic_workdir(path) as work:
         csr = build_csr(stream, work, biadjacency=stream.biadjacency)
         nnz = sum(r.size for r, _, _ in _summed_chunks(csr))
-        with atomic_path(target) as tmp:
-            with open_text(tmp, "w") as out:
+        with atomic_paths(path, sidecar_path(path), needed_bytes=needed_bytes) as (tmp, side_tmp):
+            with open_text(tmp, "w", compressed=False) as raw:
+                out = HashingWriter(raw, text_digest)
                 out.write(f"{BANNER}\n% sparsegraph {comment}\n{csr.shape[0]} {csr.shape[1]} {nnz}\n")
                 for rows, cols, vals in _summed_chunks(csr):
                     for lo, hi in chunks(rows.size):
                         lines = zip((rows[lo:hi] + 1).astype(str).tolist(), (cols[lo:hi] + 1).astype(str).tolist(),
                                     float32_strings(vals[lo:hi]).tolist())
                         out.write("\n".join(map(" ".join, lines)) + "\n")
-    write_sidecar(path, attributes, "biadjacency" if stream.biadjacency else "adjacency", 1)
+            write_sidecar(side_tmp, payload, digest(text_digest, payload))
 
 
-def read(path: str | os.PathLike):
-    meta, matrix, _ = read_sidecar(path)
+def read(path: str | os.PathLike, verify: bool = True):
+    side = read_sidecar(path)
+    meta, matrix = side.meta, side.matrix
     with open_text(path, "r") as f:
+        text = f.read()
+    text_digest = ContentHash()
+    text_digest.text(text)
+    check(path, side.checksum, digest(text_digest, side.payload), verify)
+    with io.StringIO(text) as f:
         banner = f.readline().strip()
         if banner.lower() != BANNER.lower():
             raise GraphFileError(f"{path}: not a MatrixMarket coordinate real general file")

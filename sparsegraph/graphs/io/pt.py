@@ -1,41 +1,61 @@
 """PyTorch Geometric ``.pt`` files: ``torch.save`` of a plain dict (graphs.md §5).
 
-``{"format": "sparsegraph.pyg/1", "class": "Data" | "HeteroData", "data": obj.to_dict()}``: it loads
-with ``torch.load(path, weights_only=True)`` without PyG, and ``Data.from_dict`` /
-``HeteroData.from_dict`` rebuild the object.
+``{"format": "sparsegraph.pyg/1", "class": "Data" | "HeteroData", "data": obj.to_dict(), "checksum": ...}``:
+it loads with ``torch.load(path, weights_only=True)`` without PyG, and ``Data.from_dict`` /
+``HeteroData.from_dict`` rebuild the object. The checksum covers every tensor and value of ``data``.
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import torch
 
 from sparsegraph.errors import GraphFileError
+from sparsegraph.graphs.io.checksum import KEY, ContentHash, check
 from sparsegraph.graphs.convert.pyg import META, node_type_names, relation_names
 from sparsegraph.graphs.rebuild import canonical_sets, edge_arrays, rebuild, tables
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_torch_save
 
 FORMAT = "sparsegraph.pyg/1"
 
 
-def write_graph(graph, path: str | os.PathLike, homogeneous: bool = False) -> None:
+def write_graph(graph, path: str | os.PathLike, homogeneous: bool = False, needed_bytes: int | None = None) -> None:
     obj = graph.to_pyg(homogeneous)
-    payload = {"format": FORMAT, "class": type(obj).__name__, "data": obj.to_dict()}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    data = obj.to_dict()
+    payload = {"format": FORMAT, "class": type(obj).__name__, "data": data, KEY: _digest(data)}
+    atomic_torch_save(payload, path, needed_bytes)
+
+
+def _digest(data: Any) -> str:
+    digest = ContentHash()
+
+    def feed(name: str, value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            digest.array(name, value.detach().cpu().contiguous().numpy())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=repr):
+                feed(f"{name}/{key!r}", value[key])
+        else:
+            digest.json([name, value])
+
+    feed("", data)
+    return digest.hexdigest()
 
 
 def _numpy(t) -> np.ndarray:
     return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
 
 
-def read(path: str | os.PathLike):
+def read(path: str | os.PathLike, verify: bool = True):
     payload = torch.load(path, weights_only=True, map_location="cpu")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise GraphFileError(f"{path}: not a sparsegraph PyG file (format must be {FORMAT!r})")
     data = payload["data"]
+    if verify and KEY in payload:
+        check(path, payload[KEY], _digest(data), verify)
     if payload.get("class") == "Data":
         meta = data[META]
         ei = _numpy(data["edge_index"])

@@ -4,28 +4,50 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sparsegraph.errors import GraphFileError
-from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.graphs.io.checksum import KEY, ContentHash
 
 FORMAT = "sparsegraph.graph-meta/1"
+
+
+@dataclass
+class Sidecar:
+    """What a sidecar holds: the graph attributes, matrix kind, index base and the stored checksum."""
+
+    meta: dict[str, Any]
+    matrix: str
+    index_base: int
+    checksum: str | None
+    payload: dict[str, Any]
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(path)}.meta.json")
 
 
-def write_sidecar(path: str | os.PathLike, attributes: dict[str, Any], matrix: str, index_base: int) -> None:
-    """Write ``<path>.meta.json``: the graph attributes, tables, matrix kind and index base."""
-    payload = {"format": FORMAT, **{k: v for k, v in attributes.items() if k != "format"},
-               "matrix": matrix, "index_base": index_base}
-    atomic_write_text(sidecar_path(path), json.dumps(payload, indent=1) + "\n")
+def sidecar_payload(attributes: dict[str, Any], matrix: str, index_base: int) -> dict[str, Any]:
+    """The sidecar's JSON object without its checksum."""
+    return {"format": FORMAT, **{k: v for k, v in attributes.items() if k != "format"},
+            "matrix": matrix, "index_base": index_base}
 
 
-def read_sidecar(path: str | os.PathLike) -> tuple[dict[str, Any], str, int]:
-    """``(graph attributes, matrix, index_base)`` of ``<path>.meta.json``."""
+def digest(text_digest: ContentHash, payload: dict[str, Any]) -> str:
+    """The checksum of a text file and its sidecar: the file's text, then the payload without the checksum."""
+    text_digest.json({k: v for k, v in payload.items() if k != KEY})
+    return text_digest.hexdigest()
+
+
+def write_sidecar(destination: str | os.PathLike, payload: dict[str, Any], checksum: str) -> None:
+    """Write the payload and its checksum to ``destination`` (a temporary path of :func:`atomic_paths`)."""
+    Path(destination).write_text(json.dumps({**payload, KEY: checksum}, indent=1) + "\n", encoding="utf-8")
+
+
+def read_sidecar(path: str | os.PathLike) -> Sidecar:
+    """The sidecar of ``path``."""
     side = sidecar_path(path)
     if not side.is_file():
         raise GraphFileError(f"{path}: its sidecar {side.name} is missing (it holds the node table)")
@@ -35,7 +57,9 @@ def read_sidecar(path: str | os.PathLike) -> tuple[dict[str, Any], str, int]:
         raise GraphFileError(f"{side}: unreadable sidecar ({exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise GraphFileError(f"{side}: not a sparsegraph sidecar (format must be {FORMAT!r})")
-    payload["format"] = "sparsegraph.graph/1"
-    matrix = payload.pop("matrix", "adjacency")
-    index_base = payload.pop("index_base", 0)
-    return payload, matrix, index_base
+    meta = dict(payload)
+    meta["format"] = "sparsegraph.graph/1"
+    matrix = meta.pop("matrix", "adjacency")
+    index_base = meta.pop("index_base", 0)
+    checksum = meta.pop(KEY, None)
+    return Sidecar(meta, matrix, index_base, checksum, payload)

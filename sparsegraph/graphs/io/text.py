@@ -23,9 +23,10 @@ def float32_strings(values: np.ndarray) -> np.ndarray:
     return distinct.view(np.float32).astype(str).astype(object)[inverse.ravel()]
 
 
-def open_text(path: str | os.PathLike, mode: str) -> IO[str]:
-    """Open UTF-8 text with ``\\n`` line ends, gzip-compressed when the name ends in ``.gz``."""
-    if os.fspath(path).endswith(".gz"):
+def open_text(path: str | os.PathLike, mode: str, compressed: bool | None = None) -> IO[str]:
+    """Open UTF-8 text with ``\\n`` line ends, gzip-compressed when ``compressed`` (default: the name
+    ends in ``.gz``)."""
+    if compressed if compressed is not None else os.fspath(path).endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="\n")
     return open(path, mode, encoding="utf-8", newline="\n")
 

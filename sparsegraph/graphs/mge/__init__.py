@@ -20,6 +20,7 @@ from sparsegraph.graphs.mge.source import MgeSource, prepare
 from sparsegraph.graphs.multipartite import MultipartiteGraph
 from sparsegraph.graphs.rebuild import GRAPH_CLASSES
 from sparsegraph.graphs.stream import EdgeStream
+from sparsegraph.utils.threads import serial_kernel
 
 
 def estimate_size(model: nn.Module, masks: Mapping[str, torch.Tensor] | None = None,
@@ -56,12 +57,15 @@ def encode_mge(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, *, in
                model_spec: str | None = None) -> MultipartiteGraph:
     """Build the MGE in memory (the ``mge`` entry of ``sg.encode``).
 
-    The size limit is checked on the mask-statistics estimate before any edge array is allocated.
+    The size limit is checked on the mask-statistics estimate before any edge array is allocated. The
+    build runs on one thread (:func:`~sparsegraph.utils.threads.serial_kernel`): its trace and per-layer
+    array work are small operations that a thread team only slows down.
     """
-    source = prepare(model, masks, input_shape, compat, support, model_spec)
-    check_limit(source.num_nodes, source.num_edges_bound, "arrays", max_bytes,
-                describe_encoding("mge", model, model_spec, input_shape))
-    parts = [source.generate(s.index) for s in source.edge_sets]
+    with serial_kernel():
+        source = prepare(model, masks, input_shape, compat, support, model_spec)
+        check_limit(source.num_nodes, source.num_edges_bound, "arrays", max_bytes,
+                    describe_encoding("mge", model, model_spec, input_shape))
+        parts = [source.generate(s.index) for s in source.edge_sets]
     merged = any(p.multiplicity is not None for p in parts)
     edge_sets = [EdgeSet(s.index, s.name, s.kind, s.src_partitions, s.dst_partitions, len(p))
                  for s, p in zip(source.edge_sets, parts)]

@@ -56,8 +56,18 @@ class MemberMap:
         return bool((self.lengths <= 1).all() and (np.diff(self.indices) > 0).all())
 
     def is_disjoint(self) -> bool:
-        """No node is a member of two elements (duplicate pairs are then impossible)."""
-        return np.unique(self.indices).size == self.indices.size
+        """No node is a member of two elements (duplicate pairs are then impossible).
+
+        Increasing members are disjoint at once; otherwise a bincount over the members' range (a sort
+        only when that range is much wider than the member list).
+        """
+        idx = self.indices
+        if idx.size < 2 or bool((idx[1:] > idx[:-1]).all()):
+            return True
+        lo, hi = int(idx.min()), int(idx.max())
+        if hi - lo < 4 * idx.size:
+            return int(np.bincount(idx - lo).max()) <= 1
+        return np.unique(idx).size == idx.size
 
     def expand(self, elements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each entry of ``elements``, one row per member.

@@ -25,7 +25,7 @@ from sparsegraph.errors import UsageError
 from sparsegraph.pruning.baselines.imp import magnitude_round
 from sparsegraph.pruning.baselines.training_run import (check_train_data, maskable_weights, resolve_recipe,
                                                         split_options, working_copy)
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_torch_save
 from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
 from sparsegraph.utils.state_dict import load_state_dict, save_state_dict
 
@@ -101,8 +101,7 @@ def run_early_bird(model: nn.Module, density: float, data: Any = None, seed: int
             if weights_path is not None:
                 save_state_dict(weights_path, net)
         if state_path is not None:
-            with atomic_path(state_path) as tmp:
-                torch.save({"masks": history, "stop": stop}, tmp)
+            atomic_torch_save({"masks": history, "stop": stop}, state_path)
         return bool(stop)
 
     work = working_copy(model)

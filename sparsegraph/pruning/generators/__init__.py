@@ -1,3 +1,3 @@
 """The built-in generators; importing this package registers them."""
 
-from sparsegraph.pruning.generators import grasp, magnitude, random, snip, synflow  # noqa: F401
+from sparsegraph.pruning.generators import grasp, magnitude, npb, random, snip, synflow  # noqa: F401

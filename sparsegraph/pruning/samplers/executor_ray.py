@@ -29,6 +29,9 @@ def require_ray():
 
 
 def _ray_score(context: WorkerContext, masks: PackedMasks):
+    from sparsegraph.utils.threads import use_worker_threads
+
+    use_worker_threads()  # a Ray task holds one CPU: one thread in every pool
     return score_task(masks, context)
 
 

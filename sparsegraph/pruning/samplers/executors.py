@@ -22,6 +22,7 @@ from torch import nn
 
 from sparsegraph.errors import UsageError
 from sparsegraph.pruning.samplers.scoring import CandidateScore, ScoreSpec, score_masks
+from sparsegraph.utils.threads import thread_limit, use_worker_threads
 
 EXECUTORS = ("serial", "process", "ray")
 
@@ -63,7 +64,7 @@ _CONTEXT: WorkerContext | None = None
 def init_worker(context: WorkerContext) -> None:
     """Pool initializer: keep the context for the tasks; one thread per worker (the pool is the parallelism)."""
     global _CONTEXT
-    torch.set_num_threads(1)
+    use_worker_threads()
     _CONTEXT = context
 
 
@@ -87,14 +88,10 @@ def worker_context(model: nn.Module, spec: ScoreSpec) -> WorkerContext:
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """Score with one torch thread, as pool workers do: eigensolver results then do not depend on the
-    thread count, so the serial executor reproduces any pool bitwise."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    """Score with one thread in every BLAS, OpenMP and torch pool, as pool workers do: eigensolver results
+    then do not depend on the thread count, so the serial executor reproduces any pool bitwise."""
+    with thread_limit(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 class SerialExecutor:

@@ -9,6 +9,7 @@ the executor. Every ``interval`` samples the best is snapshotted and the state s
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Mapping
@@ -208,6 +209,9 @@ class PagsRun:
         executor = make_executor(self.own["executor"], self.own["workers"],
                                  worker_context(self.model, self.spec), self.own["ray_address"])
         bar = self._progress(population + 1, first)
+        driver = contextlib.ExitStack()
+        if self.own["executor"] != "serial":  # a pool holds the cores: the driver generates on one thread too
+            driver.enter_context(single_threaded())
         try:
             stream = ((j, self.sampler.sample(j)) for j in range(first, population + 1))
             for (j, sample), score in executor.imap(((j, s), s.masks) for j, s in stream):
@@ -231,6 +235,7 @@ class PagsRun:
                     bar.update(1)
         finally:
             executor.close()
+            driver.close()
             if bar is not None:
                 bar.close()
 

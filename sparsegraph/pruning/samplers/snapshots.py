@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from sparsegraph.errors import BadInputError, CheckpointError
-from sparsegraph.utils.atomic import atomic_path
+from sparsegraph.utils.atomic import atomic_path, atomic_torch_save
 
 STATE_FORMAT = "sparsegraph.pags_state/1"
 
@@ -60,8 +60,7 @@ def write_snapshot(run_dir: Path, j: int, masks: Mapping[str, torch.Tensor], sco
 def save_state(run_dir: Path, state: Mapping[str, Any], digest: str) -> None:
     """Atomically rewrite ``snapshots/state.pt``."""
     path = state_path(run_dir)
-    with atomic_path(path) as tmp:
-        torch.save({"format": STATE_FORMAT, "config_hash": digest, **state}, tmp)
+    atomic_torch_save({"format": STATE_FORMAT, "config_hash": digest, **state}, path)
 
 
 def load_state(run_dir: Path, digest: str) -> dict[str, Any] | None:
