@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from sparsegraph_cli.options import (device_option, format_option, no_progress_option, parse_options, progress_enabled,
@@ -65,7 +63,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="PAGS/PEGS layer-wise rule (default imdb for full_spectrum, single otherwise).")
 @click.option("--merge", type=click.Choice(["layerwise", "layer", "whole"]), default=None,
               help="PAGS/PEGS: merge per layer (default; 'layer' is an alias) or keep whole masks.")
-@click.option("--rebalance", is_flag=True, help="PAGS/PEGS: restore exactly K kept weights in the exported mask.")
+@click.option("--rebalance/--no-rebalance", default=None,
+              help="PAGS/PEGS: export exactly K kept weights (default), or keep the authors' layer-wise merge, "
+                   "whose count drifts from K (--no-rebalance).")
 @click.option("--perturb", type=float, default=None,
               help="PAGS/PEGS: relative Gaussian noise per sample (needed for magnitude/synflow bases).")
 @click.option("--first-mask-data", type=click.Choice(["samples", "full"]), default=None,
@@ -156,7 +156,7 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
         "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
         "base": base, "population": population, "interval": interval, "score": score_metric,
         "direction": score_direction, "rule": rule,
-        "merge": merge, "rebalance": rebalance or None, "perturb": perturb,
+        "merge": merge, "rebalance": rebalance, "perturb": perturb,
         "first_mask_data": first_mask_data, "workers": workers,
         "executor": executor or ("process" if workers and workers > 1 else None), "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,
@@ -188,8 +188,13 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
     ]
     if "pags_score" in summary:
         lines.append(f"PAGS score        {summary['pags_score']:.6g} (base {summary['pags_base_score']:.6g})")
-        if "pags_rebalanced_score" in summary:
-            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K weights)")
+        if summary.get("pags_rebalanced"):
+            lines.append(f"rebalanced score  {summary['pags_rebalanced_score']:.6g} (exactly K = "
+                         f"{summary['pags_target_kept']:,} weights)")
+        else:
+            lines.append(f"kept weights      {summary['pags_kept']:,} "
+                         f"(K = {summary['pags_target_kept']:,}: --no-rebalance keeps the authors' layer-wise "
+                         "merge)")
     if "npb" in summary:
         npb = summary["npb"]
         lines.append(f"NPB objective     {npb['objective']:.6g} (sum over {len(npb['layers'])} layers; "
@@ -208,5 +213,15 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
         if summary["test_at_best_val"] is not None:
             lines.append(f"{label}{summary['test_at_best_val']:.4f} (at best val epoch {summary['best_epoch']})")
         lines.append(f"final test acc    {summary['test_final']:.4f} after {summary['epochs']} epochs")
-    lines.append(f"time              {json.dumps(summary['timings'])}")
+    lines.append(f"time              {_timings_line(summary['timings'])}")
     emit("\n".join(lines) + "\n", None)
+
+
+def _timings_line(timings: dict[str, float]) -> str:
+    """``34.8 s in all (scoring 24.2 s, prune sampling 9.6 s, ...)``: the table's human form of ``timings``."""
+    from sparsegraph.utils.progress import format_duration
+
+    parts = [f"{name.replace('_', ' ')} {format_duration(seconds)}" for name, seconds in timings.items()
+             if name != "total"]
+    head = f"{format_duration(timings['total'])} in all" if "total" in timings else ""
+    return head + (f" ({', '.join(parts)})" if parts else "") if head else ", ".join(parts)

@@ -280,10 +280,12 @@ def _run_prune(config: PruneRunConfig, run_dir: str | Path, resume: bool, progre
         samples = read_samples(run_dir / "log.jsonl", rows)
         summary.update(base=config.method_options.get("base"), pags_base_score=samples[0]["candidate"],
                        pags_score=samples[-1]["best"], pags_samples=samples[-1]["j"])
-        if config.method_options.get("rebalance"):
-            rebalanced = [r for r in rows if r.get("event") == "pags_rebalance"]
-            if rebalanced:  # the exported mask's own score (the merged best's is pags_score)
-                summary["pags_rebalanced_score"] = rebalanced[-1]["score"]
+        rebalanced = [r for r in rows if r.get("event") == "pags_rebalance"]
+        layers = [r for r in rows if r.get("event") == "pags_layers"]
+        summary.update(pags_rebalanced=bool(rebalanced), pags_kept=masks.num_kept,
+                       pags_target_kept=masks.num_kept - (0 if rebalanced else layers[-1]["drift"]))
+        if rebalanced:  # the exported mask's own score (the merged best's is pags_score)
+            summary["pags_rebalanced_score"] = rebalanced[-1]["score"]
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     log.write("summary", **summary)
     if config.plot and config.method in SAMPLERS:
