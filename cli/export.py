@@ -68,6 +68,7 @@ def export(model_spec: str, checkpoint: str | None, num_classes: int | None, mod
         model, masks = load_model_and_masks(model_spec, checkpoint, num_classes, masks_path, masks_from_zeros,
                                             shape, model_args)
         export_graph(model, masks, output, fmt, encoding=encoding, input_shape=shape, compat=compat,
-                     max_bytes=limit, model_spec=model_spec, notify=lambda line: click.echo(line, err=True))
+                     max_bytes=limit, model_spec=model_spec, notify=lambda line: click.echo(line, err=True),
+                     progress=True)
     if output != "-":
         click.echo(f"wrote {output}", err=True)

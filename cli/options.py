@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Callable
 
 import click
@@ -29,13 +28,14 @@ def format_option(choices: tuple[str, ...], default: str) -> Decorator:
 
 
 def no_progress_option() -> Decorator:
-    """``--no-progress``: silence progress bars (they are off anyway when stderr is not a terminal)."""
-    return click.option("--no-progress", is_flag=True, help="Do not show progress bars on stderr.")
+    """``--no-progress``: silence progress on stderr (bars on a terminal, periodic lines otherwise)."""
+    return click.option("--no-progress", is_flag=True,
+                        help="Do not report progress on stderr (a bar on a terminal, else a line every 10 s at most).")
 
 
 def progress_enabled(no_progress: bool) -> bool:
-    """Progress bars show only on an interactive stderr and without ``--no-progress``."""
-    return not no_progress and sys.stderr.isatty()
+    """Progress shows unless ``--no-progress``: a tqdm bar on a terminal, plain periodic lines otherwise."""
+    return not no_progress
 
 
 # "none" stays a string: it is a value of options such as aggregate=none

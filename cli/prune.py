@@ -63,7 +63,9 @@ def _metric_list(text: str) -> tuple[str, ...]:
               help="PAGS/PEGS layer-wise rule (default imdb for full_spectrum, single otherwise).")
 @click.option("--merge", type=click.Choice(["layerwise", "layer", "whole"]), default=None,
               help="PAGS/PEGS: merge per layer (default; 'layer' is an alias) or keep whole masks.")
-@click.option("--rebalance", is_flag=True, help="PAGS/PEGS: restore exactly K kept weights in the exported mask.")
+@click.option("--rebalance/--no-rebalance", default=None,
+              help="PAGS/PEGS: export exactly K kept weights (default), or keep the authors' layer-wise merge, "
+                   "whose count drifts from K (--no-rebalance).")
 @click.option("--perturb", type=float, default=None,
               help="PAGS/PEGS: relative Gaussian noise per sample (needed for magnitude/synflow bases).")
 @click.option("--first-mask-data", type=click.Choice(["samples", "full"]), default=None,
@@ -150,7 +152,7 @@ def prune(model_spec, checkpoint, model_args, leaf_modules, num_classes, dataset
         "dense_first_layer": dense_first_layer or None, "dense_classifier": dense_classifier or None,
         "base": base, "population": population, "interval": interval, "score": score_metric,
         "direction": score_direction, "rule": rule,
-        "merge": merge, "rebalance": rebalance or None, "perturb": perturb,
+        "merge": merge, "rebalance": rebalance, "perturb": perturb,
         "first_mask_data": first_mask_data, "workers": workers,
         "executor": executor, "ray_address": ray_address,
         "warmup_iters": warmup_iters, "rewind_iter": rewind_iter, "eb_epsilon": eb_epsilon,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from sparsegraph_cli.options import device_option, format_option, no_progress_option, training_options, training_settings
+from sparsegraph_cli.options import (device_option, format_option, no_progress_option, parse_shape, training_options,
+                                     training_settings)
 from sparsegraph_cli.output import emit, render_json, render_table
 
 
@@ -115,6 +116,12 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 @click.option("--at-step", default=None, metavar="N|final",
               help="Correlate the metrics tracked at step N (the last tracked step <= N; 'final': the last) "
                    "from each run's track.csv, instead of metrics.json (runs made with --track).")
+@click.option("--dataset", default=None,
+              help="Dataset of runs or CSV rows that name none (sets the input shape and classes of the rebuilt "
+                   "model; default: the run directory's, else the zoo model's).")
+@click.option("--input-shape", "input_shape", default=None, metavar="C,H,W",
+              help="Input shape of runs or CSV rows that record none (default: the run directory's metrics.json, "
+                   "else the dataset's).")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the correlation intervals.")
 @click.option("--ci", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True, help="Interval coverage.")
@@ -129,16 +136,15 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
               help="Output folder (default: SOURCE/analysis, or <csv name>_analysis next to a CSV).")
 @format_option(("table", "json"), "table")
 @no_progress_option()
-def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_compute, at_step, n_boot, ci, folds,
-                    plots,
-                    plot_metrics, heatmap_metrics, seed, device, out_dir, fmt, no_progress):
+def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_compute, at_step, dataset, input_shape,
+                    n_boot, ci, folds, plots, plot_metrics, heatmap_metrics, seed, device, out_dir, fmt, no_progress):
     """Correlate metrics with accuracy over a study directory or a CSV of masks.
 
     SOURCE is a study directory (from 'study run', or any folder of prune run directories) or a CSV
     with columns mask_path, model, accuracy[, method, sparsity, seed, checkpoint, dataset, num_classes].
     Writes analysis.json, CSV tables, plots/ and report.md; prints the correlation table.
     """
-    from sparsegraph.study.collect import collect
+    from sparsegraph.study.collect import collect, summarize_skipped
     from sparsegraph.study.grid import parse_list
     from sparsegraph.study.report import ALL, analyze, write_outputs
 
@@ -149,9 +155,14 @@ def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_co
             raise click.BadParameter(f"{at_step!r} is not a step number or 'final'", param_hint="--at-step")
         at_step = int(at_step)
     collection = collect(path, parse_list(metrics, str, "--metrics") if metrics else None, accuracy_key=accuracy_key,
-                         compute_missing=not no_compute, device=device, at_step=at_step)
-    for skipped in collection.skipped:
-        click.echo(f"skipped {skipped['run']}: {skipped['reason']}", err=True)
+                         compute_missing=not no_compute, device=device,
+                         at_step=at_step, dataset=dataset, input_shape=parse_shape(input_shape))
+    if collection.skipped:
+        total = len(collection.skipped) + len(collection.records)
+        click.echo(f"skipped {len(collection.skipped)} of {total} runs, by reason:", err=True)
+        for group in summarize_skipped(collection.skipped):
+            more = ", …" if group["count"] > len(group["runs"]) else ""
+            click.echo(f"  {group['count']:>5}  {group['reason']}  ({', '.join(group['runs'])}{more})", err=True)
     analysis = analyze(collection, target=target, dense_accuracy=dense_accuracy, n_boot=n_boot, ci=ci, folds=folds,
                        seed=seed)
     write_outputs(analysis, out, plots=plots,

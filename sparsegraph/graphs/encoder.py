@@ -277,14 +277,15 @@ def layer_stream(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, enc
 def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str | os.PathLike, format: str | None = None,
            encoding: str | None = None, input_shape: tuple[int, ...] | None = None, compat: str | None = None,
            max_bytes: int | str | None = None, *, support: str | None = None, model_spec: str | None = None,
-           notify: Callable[[str], None] | None = None, **options: Any) -> None:
+           notify: Callable[[str], None] | None = None, progress: bool = False, **options: Any) -> None:
     """Encode a model and write it to ``path`` (graphs.md §5–6).
 
     edgelist, npz, mtx and graphml are streamed edge set by edge set (peak memory O(N + largest set));
     ``pyg`` builds the graph in memory. Options as for :meth:`Graph.save`; ``leaf_modules`` and
     ``input_dtype`` as for :func:`encode`. Before anything is written,
     the memory estimate is checked against ``max_bytes`` and the file-size estimate (told to
-    ``notify`` as one line, e.g. ``print``) against the free disk space.
+    ``notify`` as one line, e.g. ``print``) against the free disk space. ``progress``: report the edge
+    sets written on stderr.
 
     Raises:
         GraphTooLargeError: the graph needs more memory than ``max_bytes``.
@@ -305,4 +306,5 @@ def export(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, path: str
                                                       model_spec)
     check_limit(stream.num_nodes, stream.largest_set, "stream", max_bytes,
                 describe_encoding(encoding, model, model_spec, input_shape))
+    stream.progress = progress
     write_stream(stream, path, fmt, notify, **options)

@@ -26,6 +26,7 @@ class EdgeStream:
         attrs: graph attributes (as :attr:`Graph.attrs`).
         generate: ``generate(i)`` returns set i's :class:`EdgeArrays` (global ids, canonical order).
         biadjacency: the graph is one layer (MatrixMarket then writes the L×R biadjacency).
+        progress: report the sets generated on stderr (see :mod:`sparsegraph.utils.progress`).
     """
 
     partitions: list[Partition]
@@ -34,6 +35,7 @@ class EdgeStream:
     generate: Callable[[int], EdgeArrays]
     biadjacency: bool = False
     has_multiplicity: bool = False
+    progress: bool = False
 
     @property
     def num_nodes(self) -> int:
@@ -59,12 +61,21 @@ class EdgeStream:
 
     def iter_sets(self) -> Iterator[tuple[EdgeSet, EdgeArrays]]:
         """Each edge set with its freshly generated edges, in table order."""
-        for s in self.edge_sets:
-            arrays = self.generate(s.index)
-            if len(arrays) != s.num_edges:
-                raise InternalError(f"edge set {s.name!r} generated {len(arrays)} edges, "
-                                   f"its table says {s.num_edges}")
-            yield s, arrays
+        from sparsegraph.utils.progress import progress
+
+        bar = progress(len(self.edge_sets), "graph", "edge set", enabled=self.progress)
+        try:
+            for s in self.edge_sets:
+                arrays = self.generate(s.index)
+                if len(arrays) != s.num_edges:
+                    raise InternalError(f"edge set {s.name!r} generated {len(arrays)} edges, "
+                                        f"its table says {s.num_edges}")
+                yield s, arrays
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
 
     @classmethod
     def from_graph(cls, graph: Graph) -> "EdgeStream":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor
 
 from sparsegraph.errors import MaskError
-from sparsegraph.utils.atomic import atomic_path, atomic_save_safetensors, atomic_torch_save
+from sparsegraph.utils.atomic import atomic_path, atomic_torch_save, atomic_write_bytes
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth")
@@ -186,20 +187,39 @@ def write_mask_file(path: str | os.PathLike, masks: dict[str, Tensor], header: d
     """Write ``masks`` (CPU bool tensors) and the text ``header`` atomically; format from the suffix.
 
     ``compact=True`` (``.safetensors`` only) stores bit-packed masks or kept indices (module docstring).
+    The bytes depend only on the masks (names, order, shapes, bits) and the header: header keys are
+    sorted, zip members carry fixed dates and names, and nothing random (temporary file names, map
+    order) reaches the file, so the file's hash identifies its content.
     """
     suffix = _suffix(path)
     if compact and suffix not in SAFETENSORS_SUFFIXES:
         raise MaskError(f"{path}: compact mask files are .safetensors files")
     if suffix in SAFETENSORS_SUFFIXES:
+        from safetensors.torch import save
+
         if compact:
             masks, encoding = _encode_compact(masks)
             header = {**header, ENCODING_KEY: json.dumps(encoding)}
-        atomic_save_safetensors(masks, path, metadata=header)
+        atomic_write_bytes(path, _sorted_safetensors_header(save(masks, metadata=dict(sorted(header.items())))))
     elif suffix in TORCH_SUFFIXES:
-        atomic_torch_save({**masks, HEADER_KEY: json.dumps(header)}, path)
+        # through a file object: torch then names the records "archive/...", not after the temporary file
+        atomic_torch_save({**masks, HEADER_KEY: json.dumps(dict(sorted(header.items())))}, path)
     else:
         with atomic_path(path) as tmp:
             _write_npz(tmp, {name: mask.numpy() for name, mask in masks.items()}, json.dumps(header))
+
+
+def _sorted_safetensors_header(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header's keys sorted (the writer's map order is random).
+
+    Layout: an 8-byte little-endian header length N, N bytes of JSON padded with spaces to a multiple
+    of 8, then the tensor bytes (offsets are relative to them, so they do not move).
+    """
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + data[8 + length:]
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray], header_text: str) -> None:

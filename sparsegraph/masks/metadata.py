@@ -10,6 +10,9 @@ Header keys (all values are strings):
 * ``metadata``: JSON object of the user metadata with its value types (exact round trip);
 * every user metadata key again as plain text (``generator``, ``seed``, ...), for people and tools
   that read safetensors headers.
+
+Keys are sorted (and so are the keys inside the JSON values), so equal masks with equal metadata give
+byte-identical files whatever order the metadata was built in.
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ def make_header(names: list[str], *, fingerprint: str, model_fingerprint: str, n
     if reserved:
         raise UsageError(f"metadata key {reserved[0]!r} is written by sparsegraph itself; use another name")
     try:
-        metadata_json = json.dumps(dict(metadata), allow_nan=False)
+        metadata_json = json.dumps(dict(metadata), allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"mask metadata must be JSON-serialisable (str, int, float, bool, None, lists, "
                          f"dicts): {exc}") from None
-    header = {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
+    header = {key: value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+              for key, value in metadata.items()}
     header.update({
         "format": FORMAT,
         "sparsegraph_version": __version__,
@@ -54,7 +58,7 @@ def make_header(names: list[str], *, fingerprint: str, model_fingerprint: str, n
         "order": json.dumps(names),
         "metadata": metadata_json,
     })
-    return header
+    return dict(sorted(header.items()))
 
 
 def metadata_from_header(header: Mapping[str, str], source: str) -> dict[str, Any]:

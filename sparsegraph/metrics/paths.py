@@ -295,11 +295,12 @@ def effective_masks(model: nn.Module, masks: Mapping[str, Tensor] | None, input_
         leaf_modules, input_dtype: for the trace (see :func:`sparsegraph.trace`).
 
     Returns:
-        A ``MaskSet`` of the effective weights (each a subset of its mask under ``exact``).
+        A ``MaskSet`` of the effective weights (each a subset of its mask under ``exact``). Without any
+        input→output path (e.g. a layer pruned to zero) every weight is ineffective: the masks are all
+        zero (``num_kept == 0``), matching ``paths.effective_sparsity = 1``.
 
     Raises:
-        MetricError: no input→output path (every weight is ineffective, and a mask set must keep a
-            weight), an unsupported operation, or a missing input shape.
+        MetricError: an unsupported operation, or a missing input shape.
 
     Example:
         >>> import torch, torch.nn as nn, sparsegraph as sg
@@ -317,9 +318,10 @@ def effective_masks(model: nn.Module, masks: Mapping[str, Tensor] | None, input_
         found = {param: passes.effective[param].cpu() for param in passes.walk}
     else:
         found = {passes.params[n]: passes.effective[n].cpu() for n in passes.layers}
-    if not any(bool(m.any()) for m in found.values()):
-        raise MetricError("effective_masks: no input→output path, so no weight is effective")
     metadata: dict[str, Any] = {"effective_masks_convention": convention}
     if masks:
         metadata["effective_masks_of"] = mask_fingerprint({k: torch.as_tensor(v).bool() for k, v in masks.items()})
+    if not any(bool(m.any()) for m in found.values()):
+        # no input→output path: a computed answer, so MaskSet's check against all-zero input masks is skipped
+        return MaskSet._trusted({name: m.bool().contiguous() for name, m in found.items()}, metadata, None)
     return MaskSet.from_dict(found, metadata)

@@ -49,7 +49,7 @@ class Conv6(nn.Module):
 
 
 @register_model("conv6", description="CONV-6: conv3x3 64,64,M,128,128,M,256,256,M, Linear 256/256/C "
-                "(lottery-ticket / mge-snn)")
+                "(lottery-ticket / mge-snn)", init="kaiming_normal")
 def conv6(num_classes: int, input_shape: tuple[int, ...], batch_norm: bool = False) -> Conv6:
     """CONV-6; ``batch_norm=True`` gives mge-snn's variant with batch norms."""
     channels, height, width = input_shape

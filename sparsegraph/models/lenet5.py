@@ -37,7 +37,7 @@ class LeNet5(nn.Module):
 
 
 @register_model("lenet5", description="LeNet-5, padded 5x5 convs 6/16 with max-pools, Linear 120/84/C "
-                "(1x8x8 and 1x28x28 inputs)", input_shape=MNIST_INPUT_SHAPE)
+                "(1x8x8 and 1x28x28 inputs)", input_shape=MNIST_INPUT_SHAPE, init="kaiming_normal")
 def lenet5(num_classes: int, input_shape: tuple[int, ...]) -> LeNet5:
     """LeNet-5 for inputs of ``input_shape``; the first linear layer's width follows it."""
     channels, height, width = input_shape

@@ -78,9 +78,10 @@ def load_model(spec: str, num_classes: int = 10, checkpoint: str | Path | None =
         model = _torchvision_model(spec, num_classes, kw)
     elif ":" in spec:
         model = _callable_model(spec, num_classes, kw)
-    else:
-        model = create_model(spec, num_classes, **({"input_shape": tuple(input_shape)} if input_shape else {}), **kw)
-    if init is not None or seed is not None or generator is not None:
+    else:  # the zoo applies the model's own initialisation scheme when init is None
+        model = create_model(spec, num_classes, **({"input_shape": tuple(input_shape)} if input_shape else {}),
+                             init=init, seed=seed, generator=generator, **kw)
+    if ":" in spec and (init is not None or seed is not None or generator is not None):
         init_weights(model, init or "default", seed=seed, generator=generator)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)

@@ -36,12 +36,14 @@ class ModelInfo:
         builder: ``builder(num_classes=..., input_shape=..., **options) -> nn.Module``.
         description: one line for ``sparsegraph models``.
         input_shape: the default ``(C, H, W)`` input of one sample.
+        init: the initialisation scheme used when none is asked for (``default``: PyTorch's own).
     """
 
     name: str
     builder: Callable[..., nn.Module]
     description: str
     input_shape: tuple[int, ...]
+    init: str = "default"
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -62,16 +64,19 @@ MODELS: Registry[ModelInfo] = Registry(
                     "package.module:callable")
 
 
-def register_model(name: str, *, description: str,
-                   input_shape: tuple[int, ...] = CIFAR_INPUT_SHAPE) -> Callable[[Callable], Callable]:
+def register_model(name: str, *, description: str, input_shape: tuple[int, ...] = CIFAR_INPUT_SHAPE,
+                   init: str = "default") -> Callable[[Callable], Callable]:
     """Decorator adding a builder to the zoo under ``name``.
+
+    ``init`` is the model's own initialisation scheme (``create_model`` applies it when the caller names
+    none), e.g. ``kaiming_normal`` for plain ReLU nets without batch norm.
 
     Raises:
         RegistrationError: ``name`` (ignoring case, ``-`` and ``_``) is already registered.
     """
 
     def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        MODELS.register(name, ModelInfo(name, builder, description, tuple(input_shape)))
+        MODELS.register(name, ModelInfo(name, builder, description, tuple(input_shape), init))
         return builder
 
     return decorate
@@ -123,8 +128,9 @@ def create_model(name: str, num_classes: int = 10, *, input_shape: tuple[int, ..
         input_shape: ``(C, H, W)`` of one sample; defaults to :func:`default_input_shape`. ``C``
             sets the first layer's input channels; models that flatten a feature map (mlp,
             lenet5, conv6, vgg16) size their first linear layer from ``H`` and ``W``.
-        init: initialisation scheme (:data:`sparsegraph.models.init.INIT_SCHEMES`); None keeps
-            PyTorch's default initialisation from the constructors.
+        init: initialisation scheme (:data:`sparsegraph.models.init.INIT_SCHEMES`); None: the model's
+            own (``kaiming_normal`` for lenet5 and conv6, PyTorch's default from the constructors for
+            the others).
         seed: draw the initial weights from a generator seeded with ``seed`` (deterministic,
             global RNG untouched by the re-initialisation). Exclusive with ``generator``.
         generator: draw the initial weights from this CPU generator.
@@ -150,8 +156,8 @@ def create_model(name: str, num_classes: int = 10, *, input_shape: tuple[int, ..
     if shape != info.input_shape:  # layers sized from H and W: check their memory before allocating them
         _check_parameter_memory(info, num_classes, shape, options)
     model = info.builder(num_classes=num_classes, input_shape=shape, **options)
-    if init is not None or seed is not None or generator is not None:
-        init_weights(model, init or "default", seed=seed, generator=generator)
+    if init is not None or seed is not None or generator is not None or info.init != "default":
+        init_weights(model, init or info.init, seed=seed, generator=generator)
     model.input_shape = shape
     return model
 

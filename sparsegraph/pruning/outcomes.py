@@ -28,6 +28,9 @@ class SamplerOutcome:
         samples: the index of the last sample (the population n).
         rebalanced_score: with ``rebalance``, the score of the exported mask (exactly K weights).
         drift: kept weights of the merged best minus K.
+        rebalanced: the exported mask was rebalanced to exactly K weights.
+        kept: the exported mask's kept weights.
+        target_kept: K, the kept weights the density asks for.
         layers: per layer: ``layer``, the sample it came from (``source``), its ``density`` and values.
     """
 
@@ -38,6 +41,9 @@ class SamplerOutcome:
     rebalanced_score: float | None = None
     drift: int = 0
     layers: list[dict[str, Any]] = field(default_factory=list)
+    rebalanced: bool = False
+    kept: int | None = None
+    target_kept: int | None = None
 
     def to_metadata(self) -> dict[str, Any]:
         """A JSON-ready dictionary (mask metadata)."""

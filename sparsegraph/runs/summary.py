@@ -25,6 +25,7 @@ from typing import Any
 from sparsegraph.errors import BadInputError
 from sparsegraph.pruning.outcomes import SamplerOutcome
 from sparsegraph.utils.atomic import atomic_write_text
+from sparsegraph.utils.progress import format_duration
 
 FORMAT = "sparsegraph.summary/1"
 FILENAME = "summary.json"
@@ -33,7 +34,8 @@ FILENAME = "summary.json"
 _REPORTS = ("dst", "tracking", "snapshots", "npb")
 _GROUPS = ("training", "sampler", *_REPORTS)
 _SAMPLER_KEYS = {"base": "base", "pags_base_score": "base_score", "pags_score": "score",
-                 "pags_samples": "samples", "pags_rebalanced_score": "rebalanced_score"}
+                 "pags_samples": "samples", "pags_rebalanced": "rebalanced", "pags_kept": "kept",
+                 "pags_target_kept": "target_kept", "pags_rebalanced_score": "rebalanced_score"}
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class RunSummary(Mapping):
             training = TrainingOutcome(**{f.name: d.get(f.name) for f in fields(TrainingOutcome)})
         sampler = None
         if "pags_score" in d:
-            sampler = SamplerOutcome(**{attr: d.get(key) for key, attr in _SAMPLER_KEYS.items()})
+            sampler = SamplerOutcome(**{attr: d[key] for key, attr in _SAMPLER_KEYS.items() if key in d})
         return cls(**base, training=training, sampler=sampler, **{key: d.get(key) for key in _REPORTS})
 
     def write(self, run_dir: str | os.PathLike) -> Path:
@@ -181,8 +183,12 @@ class RunSummary(Mapping):
         if self.sampler is not None and self.sampler.score is not None:
             base = "n/a" if self.sampler.base_score is None else f"{self.sampler.base_score:.6g}"
             lines.append(f"PAGS score        {self.sampler.score:.6g} (base {base})")
+            target = "?" if self.sampler.target_kept is None else f"{self.sampler.target_kept:,}"
             if self.sampler.rebalanced_score is not None:
-                lines.append(f"rebalanced score  {self.sampler.rebalanced_score:.6g} (exactly K weights)")
+                lines.append(f"rebalanced score  {self.sampler.rebalanced_score:.6g} (exactly K = {target} weights)")
+            elif self.sampler.kept is not None:
+                lines.append(f"kept weights      {self.sampler.kept:,} (K = {target}: --no-rebalance keeps the "
+                             "authors' layer-wise merge)")
         if self.npb is not None:
             lines.append(f"NPB objective     {self.npb['objective']:.6g} (sum over {len(self.npb['layers'])} "
                          f"layers; {self.npb['solves']} MILPs, {self.npb['solver_seconds']:.2f} s in the solver)")
@@ -199,5 +205,13 @@ class RunSummary(Mapping):
                 lines.append(f"test accuracy     {self.training.test_at_best_val:.4f} "
                              f"(at best val epoch {self.training.best_epoch})")
             lines.append(f"final test acc    {self.training.test_final:.4f} after {self.training.epochs} epochs")
-        lines.append(f"time              {json.dumps(self.to_dict()['timings'])}")
+        lines.append(f"time              {_timings_line(self.to_dict()['timings'])}")
         return "\n".join(lines) + "\n"
+
+
+def _timings_line(timings: dict[str, float]) -> str:
+    """``34.8 s in all (scoring 24.2 s, prune sampling 9.6 s, ...)``: the human form of ``timings``."""
+    parts = [f"{name.replace('_', ' ')} {format_duration(seconds)}" for name, seconds in timings.items()
+             if name != "total"]
+    head = f"{format_duration(timings['total'])} in all" if "total" in timings else ""
+    return head + (f" ({', '.join(parts)})" if parts else "") if head else ", ".join(parts)

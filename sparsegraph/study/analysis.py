@@ -11,14 +11,15 @@ from sparsegraph.study.collect import StudyRecord
 
 @dataclass
 class Analysis:
-    """The result of :func:`~sparsegraph.study.report.analyze`: a JSON-ready document plus the records it came from.
+    """The result of :func:`~sparsegraph.study.report.analyze`: a JSON-ready document plus its records.
 
     Attributes:
         document: what ``analysis.json`` holds (see :func:`analyze`).
         records: the sparse records analysed, in order.
         targets: their target values.
         dense: the dense reference records.
-        plots: written plot files, relative to the output folder (filled by :func:`~sparsegraph.study.report.write_outputs`).
+        plots: written plot files, relative to the output folder (filled by
+            :func:`~sparsegraph.study.report.write_outputs`).
     """
 
     document: dict[str, Any]

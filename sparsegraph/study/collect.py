@@ -16,7 +16,10 @@ is the DST study of the seed paper: topology during training against the final a
 Metrics requested but not stored are computed with :func:`sparsegraph.metrics.measure` on the stored
 mask and the model rebuilt from its SPEC: with ``checkpoint`` if given, else the seeded initialisation
 of the run (``derive_seed(seed, "init")``, as ``sparsegraph prune`` does), so weight-dependent metrics
-see the same weights the run measured.
+see the same weights the run measured. The model is built for the run's input shape: the one its
+``metrics.json`` records, else its dataset's; a CSV row whose mask lies in a run directory takes the
+dataset, classes and input shape from there, and ``collect(dataset=..., input_shape=...)`` fills in
+rows that say nothing (the zoo model's default shape is the last resort).
 
 Runs that cannot be used (unfinished, no accuracy, NaN accuracy, missing mask file, a mask that does
 not fit its model) are listed in :attr:`Collection.skipped` with the reason, never raised.
@@ -28,9 +31,10 @@ import csv
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from sparsegraph.errors import BadInputError, StudyInputError
 
@@ -41,6 +45,8 @@ CSV_REQUIRED = ("mask_path", "model", "accuracy")
 CSV_OPTIONAL = ("method", "sparsity", "seed", "checkpoint", "dataset", "num_classes")
 # sparsities closer than this are one level (targets are printed with a few digits)
 _SPARSITY_DIGITS = 6
+# file paths inside skip reasons: replaced when skipped runs are grouped by reason
+_PATH_IN_REASON = re.compile(r"[^\s'\"]*[/\\][^\s'\"]*")
 
 
 @dataclass
@@ -55,7 +61,8 @@ class StudyRecord:
         method: pruning method (``dense`` for a density-1 reference run; ``unknown`` if not given).
         sparsity: target sparsity ``1 - density`` (rounded to 6 digits so that levels group).
         seed: run seed.
-        dataset, checkpoint, num_classes: how to rebuild the model for missing metrics.
+        dataset, checkpoint, num_classes, input_shape: how to rebuild the model for missing metrics
+            (``input_shape`` None: the dataset's, else the zoo model's default).
         network: metric name -> network-level value (None where undefined or failed).
         layers: metric name -> {layer -> value}.
         layer_densities: parameter name -> kept fraction.
@@ -71,6 +78,7 @@ class StudyRecord:
     dataset: str | None = None
     checkpoint: str | None = None
     num_classes: int | None = None
+    input_shape: tuple[int, ...] | None = None
     network: dict[str, float | None] = field(default_factory=dict)
     layers: dict[str, dict[str, float | None]] = field(default_factory=dict)
     layer_densities: dict[str, float] = field(default_factory=dict)
@@ -104,7 +112,8 @@ class Collection:
 
 def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = None, *,
             accuracy_key: str = "test_at_best_val", compute_missing: bool = True,
-            device: str | None = None, at_step: int | str | None = None) -> Collection:
+            device: str | None = None, at_step: int | str | None = None, dataset: str | None = None,
+            input_shape: Sequence[int] | None = None) -> Collection:
     """Read a study directory or CSV into records.
 
     Args:
@@ -118,6 +127,8 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
         device: device for metrics that take one.
         at_step: read the metrics from ``track.csv`` at this step (``"final"`` or an int; study
             directories only); None: from ``metrics.json``.
+        dataset: the dataset of runs or rows that do not name one (classes and input shape).
+        input_shape: the per-sample input shape of runs or rows that do not record one.
 
     Raises:
         StudyInputError: the source does not exist, is not a study directory or a readable CSV, or
@@ -127,6 +138,10 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
     from sparsegraph.metrics.registry import resolve
 
     path = Path(source)
+    if dataset is not None:
+        from sparsegraph.data import dataset_info
+
+        dataset_info(dataset)  # an unknown name fails here, not once per row
     if accuracy_key not in ACCURACY_KEYS:
         raise BadInputError(f"accuracy key {accuracy_key!r} is not valid; expected one of: {', '.join(ACCURACY_KEYS)}")
     requested = [info.name for info in resolve(metrics)] if metrics else None
@@ -149,11 +164,33 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
             requested = _default_csv_metrics()
     else:
         raise StudyInputError(f"{path}: no such study directory or CSV file")
+    for record in records:
+        record.dataset = record.dataset or dataset
+        if record.input_shape is None and input_shape is not None:
+            record.input_shape = tuple(int(s) for s in input_shape)
     if requested:
         records = _fill_missing(records, requested, compute_missing, device, skipped, notes)
     names = requested or _stored_metric_names(records)
     return Collection(source=str(path), records=records, skipped=skipped, metrics=names, accuracy_key=key,
                       notes=notes)
+
+
+def summarize_skipped(skipped: list[dict[str, str]], examples: int = 3) -> list[dict[str, Any]]:
+    """Skipped runs grouped by reason, most frequent first (ties: first seen first).
+
+    Reasons that differ only in a file path (``mask file <path> not found``) form one group.
+
+    Returns:
+        ``{"reason", "count", "runs"}`` per group; ``runs`` holds the first ``examples`` run ids.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for entry in skipped:
+        reason = _PATH_IN_REASON.sub("<path>", entry["reason"])
+        group = groups.setdefault(reason, {"reason": reason, "count": 0, "runs": []})
+        group["count"] += 1
+        if len(group["runs"]) < examples:
+            group["runs"].append(entry["run"])
+    return sorted(groups.values(), key=lambda g: -g["count"])
 
 
 def _default_csv_metrics() -> list[str]:
@@ -255,8 +292,9 @@ def _from_study_dir(root: Path, accuracy_key: str, at_step: int | str | None = N
             checkpoint=config.get("checkpoint"), num_classes=config.get("num_classes"),
             layer_densities=_layer_densities(summary.get("layer_densities")))
         if at_step is None:
-            _read_stored_metrics(record, run_dir / "metrics.json")
+            record.input_shape = _read_stored_metrics(record, run_dir / "metrics.json")
         else:
+            record.input_shape = _measured_input_shape(_read_json(run_dir / "metrics.json")[0])
             problem = _read_tracked_metrics(record, run_dir, at_step)
             if problem:
                 skipped.append({"run": run_id, "reason": problem})
@@ -292,12 +330,35 @@ def _layer_densities(value: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in value.items() if isinstance(v, (int, float))}
 
 
-def _read_stored_metrics(record: StudyRecord, path: Path) -> None:
+def _read_stored_metrics(record: StudyRecord, path: Path) -> tuple[int, ...] | None:
+    """Add the rows of a run's ``metrics.json`` to ``record``; the input shape it was measured with."""
     document, _ = _read_json(path)
     rows = document.get("rows") if isinstance(document, dict) else None
     for row in rows if isinstance(rows, list) else []:
         if isinstance(row, dict):
             _add_row(record, row)
+    return _measured_input_shape(document)
+
+
+def _measured_input_shape(document: Any) -> tuple[int, ...] | None:
+    options = document.get("options") if isinstance(document, dict) else None
+    shape = options.get("input_shape") if isinstance(options, dict) else None
+    if isinstance(shape, list) and shape and all(isinstance(s, int) and s > 0 for s in shape):
+        return tuple(shape)
+    return None
+
+
+def _run_dir_hints(mask: Path) -> dict[str, Any]:
+    """What the run directory holding ``mask`` says about how to rebuild its model (``{}``: not a run)."""
+    config, _ = _read_json(mask.parent / "config.json")
+    hints: dict[str, Any] = {}
+    if isinstance(config, dict):
+        hints = {key: config.get(key) for key in ("dataset", "num_classes", "seed") if config.get(key) is not None}
+    document, _ = _read_json(mask.parent / "metrics.json")
+    shape = _measured_input_shape(document)
+    if shape is not None:
+        hints["input_shape"] = shape
+    return hints
 
 
 def _add_row(record: StudyRecord, row: dict[str, Any]) -> None:
@@ -367,10 +428,15 @@ def _csv_record(path: Path, run_id: str, row: dict[str, Any]) -> StudyRecord:
         raise StudyInputError(f"sparsity {sparsity} is not in [0, 1)")
     method = row.get("method") or "unknown"
     sparsity = round_sparsity(sparsity)
+    hints = _run_dir_hints(mask)
+    seed = number("seed", int)
     return StudyRecord(run_id=run_id, model=row["model"], masks_path=str(mask), accuracy=accuracy,
                        method=DENSE_METHOD if sparsity == 0.0 else method, sparsity=sparsity,
-                       seed=number("seed", int), dataset=row.get("dataset") or None,
-                       checkpoint=row.get("checkpoint") or None, num_classes=number("num_classes", int))
+                       seed=seed if seed is not None else hints.get("seed"),
+                       dataset=row.get("dataset") or hints.get("dataset"),
+                       checkpoint=row.get("checkpoint") or None,
+                       num_classes=number("num_classes", int) or hints.get("num_classes"),
+                       input_shape=hints.get("input_shape"))
 
 
 def _fill_missing(records: list[StudyRecord], requested: list[str], compute_missing: bool, device: str | None,
@@ -429,7 +495,7 @@ def rebuild_model(record: StudyRecord):
     from sparsegraph.utils.seed import derive_seed
 
     info = dataset_info(record.dataset) if record.dataset else None
-    input_shape = tuple(info.input_shape) if info else None
+    input_shape = record.input_shape or (tuple(info.input_shape) if info else None)
     num_classes = record.num_classes or (info.num_classes if info else 10)
     model = load_model(record.model, num_classes=num_classes, checkpoint=record.checkpoint,
                        seed=derive_seed(record.seed if record.seed is not None else 0, "init"),

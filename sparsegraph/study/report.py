@@ -30,7 +30,7 @@ import numpy as np
 
 from sparsegraph.errors import StudyInputError
 from sparsegraph.study.analysis import Analysis
-from sparsegraph.study.collect import Collection, StudyRecord
+from sparsegraph.study.collect import Collection, StudyRecord, summarize_skipped
 from sparsegraph.study.ranking import rank_methods
 from sparsegraph.study.regression import ridge_cv
 from sparsegraph.study.stats import METHODS, correlate
@@ -77,9 +77,10 @@ def analyze(collection: Collection, *, target: str = "accuracy", dense_accuracy:
     dense = [r for r in collection.records if r.is_dense]
     records = [r for r in collection.records if not r.is_dense]
     if not records:
+        groups = "; ".join(f"{g['count']} x {g['reason']} ({', '.join(g['runs'])})"
+                           for g in summarize_skipped(collection.skipped))
         raise StudyInputError(f"{collection.source}: no usable sparse runs ({len(collection.skipped)} skipped"
-                              + (f": {collection.skipped[0]['run']}: {collection.skipped[0]['reason']}"
-                                 if collection.skipped else "") + ")")
+                              + (f": {groups}" if groups else "") + ")")
     targets, reference = _targets(records, dense, target, dense_accuracy)
     higher_is_better = target == "accuracy"
     infos = _metric_infos(collection.metrics)

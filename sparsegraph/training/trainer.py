@@ -134,7 +134,7 @@ def train(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, data: Trai
         channels_last: ``auto`` (on for conv nets on CUDA), ``on`` or ``off``.
         deterministic: deterministic algorithms, cudnn benchmark off.
         resume: continue from ``run_dir/checkpoints/last.pt``.
-        progress: show a tqdm bar on stderr.
+        progress: show progress on stderr (a tqdm bar on a terminal, else a line every 10 s at most).
         log: a :class:`RunLog` for ``epoch`` / ``checkpoint`` events.
         select_on_test: report ``test_best_epoch`` as the headline (published, biased setting).
         num_workers: DataLoader workers for datasets not held as tensors.
@@ -378,8 +378,6 @@ def _configure_determinism(deterministic: bool, dev: torch.device) -> None:
 
 
 def _progress(enabled: bool, total: int, initial: int):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+    from sparsegraph.utils.progress import progress
 
-    return tqdm(total=total, initial=initial, desc="train", unit="epoch", leave=False)
+    return progress(total, "train", "epoch", enabled=enabled, initial=initial, leave=False)

@@ -245,6 +245,23 @@ def test_newer_format_version_is_refused(tmp_path, masks):
         "mask file format 'sparsegraph.masks/2' is not supported (this version reads 'sparsegraph.masks/1')")
 
 
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_files_are_byte_identical_for_equal_content(tmp_path, masks_dict, suffix):
+    """The file's hash identifies its content: no random map order, temporary names or dates."""
+    import hashlib
+
+    meta = {f"k{i}": i for i in range(12)} | {"nested": {"b": 1, "a": [2, {"z": 0, "y": 1}]}}
+    a = MaskSet(masks_dict, meta).save(tmp_path / "a" / f"m{suffix}")
+    b = MaskSet(masks_dict, dict(reversed(list(meta.items())))).save(tmp_path / "b" / f"m{suffix}")
+    assert hashlib.sha256(a.read_bytes()).hexdigest() == hashlib.sha256(b.read_bytes()).hexdigest()
+    assert MaskSet.load(b).metadata == meta
+    flipped = dict(masks_dict)
+    flipped["fc.weight"] = masks_dict["fc.weight"].clone()
+    flipped["fc.weight"].view(-1)[0] ^= True
+    c = MaskSet(flipped, meta).save(tmp_path / "c" / f"m{suffix}")
+    assert c.read_bytes() != a.read_bytes()
+
+
 def test_compact_files_round_trip_as_bits_or_indices(tmp_path):
     g = torch.Generator().manual_seed(0)
     dense = torch.rand(64, 64, generator=g) < 0.5          # bits are smaller

@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 import sparsegraph as sg
-from sparsegraph.errors import MetricError
 from sparsegraph.masks import MaskSet
 
 CASES = ("mlp_2_2_2_hand", "mlp3_dead_neurons", "conv2_flatten_linear", "resnet_mini_basicblock")
@@ -42,7 +41,8 @@ def test_dense_model_and_zoo_default_shape():
     assert all(bool(m.all()) and m.shape == params[n].shape for n, m in found.items())
 
 
-def test_no_path_is_an_error():
+def test_no_path_gives_all_zero_effective_masks():
     net = nn.Sequential(nn.Linear(3, 2, bias=False), nn.Linear(2, 2, bias=False))
-    with pytest.raises(MetricError, match="no input→output path"):
-        sg.effective_masks(net, {"1.weight": torch.zeros(2, 2)}, (3,))
+    found = sg.effective_masks(net, {"1.weight": torch.zeros(2, 2)}, (3,))
+    assert list(found) == ["0.weight", "1.weight"] and found.num_kept == 0 and found.density == 0.0
+    assert not any(bool(m.any()) for m in found.values())

@@ -47,7 +47,7 @@ def _geq(a, b):
 
 def test_layerwise_imdb_rule_matches_replay_and_dominates_sample0():
     model = lenet()
-    result = _pags(model, base="snip", population=5)
+    result = _pags(model, base="snip", population=5, rebalance=False)  # the merged best itself
     cands = _candidates(model, 5)
     # replay the rule on independently drawn samples
     best_masks = dict(cands[0][0])
@@ -111,14 +111,16 @@ def test_caller_model_unchanged():
 
 def test_rebalance_keeps_exactly_k_and_logs_drift():
     model = lenet()
-    plain = _pags(model, base="snip", population=4)
-    result = _pags(model, base="snip", population=4, rebalance=True)
+    plain = _pags(model, base="snip", population=4, rebalance=False)  # the authors' merge
+    result = _pags(model, base="snip", population=4)  # exact density is the default
     total = plain.masks.numel
     k = keep_count(D, total)
     assert plain.masks.num_kept != k  # the layer-wise merge drifted (else the test shows nothing)
     assert result.masks.num_kept == k
     rebalanced = [r for r in result.events if r["event"] == "pags_rebalance"][0]
     assert rebalanced["kept"] == k and rebalanced["drift_before"] == plain.masks.num_kept - k
+    assert result.masks.metadata["rebalanced"] is True and plain.masks.metadata["rebalanced"] is False
+    assert not [r for r in plain.events if r["event"] == "pags_rebalance"]
     # per layer: only removals where the best had more than its share, only additions elsewhere
     for n in plain.masks:
         a, b = plain.masks[n], result.masks[n]

@@ -132,3 +132,25 @@ def test_the_documented_python_pags_run_gives_the_cli_mask(tmp_path):
     api = sg.pruning.run(model, "pags", sparsity=0.95, data=data.train, seed=seed, input_shape=(1, 8, 8),
                          base="snip", population=4, interval=2, run_dir=tmp_path / "api")
     assert api.masks.fingerprint() == json.loads(result.stdout)["mask_fingerprint"]
+
+
+def test_cli_default_exports_exact_density_and_no_rebalance_keeps_the_merge(tmp_path):
+    from sparsegraph_cli.prune import prune
+
+    def run(name, *extra):
+        out = tmp_path / name
+        args = ["--model", "lenet5", "--dataset", "digits", "--method", "pags", "--base", "snip", "--sparsity",
+                "0.95", "--population", "4", "--epochs", "0", "--metrics", "density", "-o", str(out),
+                "--no-progress", *extra]
+        result = CliRunner().invoke(prune, args)
+        assert result.exit_code == 0, result.output
+        return result.output, json.loads((out / "summary.json").read_text()), sg.MaskSet.load(out / "masks.safetensors")
+
+    k = round(0.05 * sum(m.numel() for m in run("probe")[2].values()))
+    text, summary, masks = run("default")
+    assert masks.num_kept == k == summary["pags_target_kept"] == summary["pags_kept"]
+    assert summary["pags_rebalanced"] is True and f"exactly K = {k:,} weights" in text
+    text, summary, masks = run("merge", "--no-rebalance")
+    assert summary["pags_rebalanced"] is False and masks.metadata["rebalanced"] is False
+    assert masks.num_kept == summary["pags_kept"] != k == summary["pags_target_kept"]
+    assert f"kept weights      {masks.num_kept:,} (K = {k:,}: --no-rebalance" in text

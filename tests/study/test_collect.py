@@ -1,4 +1,5 @@
 import csv
+import json
 import math
 
 import pytest
@@ -132,6 +133,57 @@ def test_csv_with_bom_and_no_method_sparsity_or_seed(tmp_path, helpers):
     collection = collect(tmp_path / "s.csv", ["density"])
     assert len(collection.records) == 4
     assert {(r.method, r.sparsity, r.seed, r.dataset) for r in collection.records} == {("unknown", None, None, "digits")}
+
+
+def _dataset_free_csv(tmp_path, helpers, n=4):
+    """Rows for the digits mlp (64 inputs) without a dataset column: the zoo default shape is 1x28x28."""
+    rows = []
+    for i in range(n):
+        masks = helpers.random_masks(0.1 + 0.05 * i, seed=i)
+        masks.save(tmp_path / f"m{i}.safetensors")
+        rows.append({"mask_path": f"m{i}.safetensors", "model": "mlp", "accuracy": helpers.accuracy_of(masks),
+                     "method": "x", "sparsity": 0.9 - 0.05 * i, "seed": i})
+    _write_csv(tmp_path / "s.csv", rows)
+    return tmp_path / "s.csv"
+
+
+def test_csv_without_dataset_column_needs_the_shape(tmp_path, helpers):
+    from sparsegraph.study.collect import summarize_skipped
+
+    path = _dataset_free_csv(tmp_path, helpers)
+    collection = collect(path, ["density"])
+    assert collection.records == [] and len(collection.skipped) == 4  # built for 1x28x28: masks do not fit
+    groups = summarize_skipped(collection.skipped)
+    assert len(groups) == 1 and groups[0]["count"] == 4 and groups[0]["runs"] == ["row2", "row3", "row4"]
+    for options in ({"dataset": "digits"}, {"input_shape": (1, 8, 8)}):
+        collection = collect(path, ["density"], **options)
+        assert collection.skipped == [] and [r.run_id for r in collection.records] == ["row2", "row3", "row4", "row5"]
+        for record in collection.records:
+            assert record.network["density"] == pytest.approx(MaskSet.load(record.masks_path).density)
+
+
+def test_csv_rows_take_shape_and_dataset_from_their_run_directory(tmp_path, helpers):
+    masks = helpers.random_masks(0.2, seed=5)
+    run = helpers.write_run(tmp_path, "run_a", method="snip", sparsity=0.8, seed=3, masks=masks, accuracy=0.5)
+    document = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**document, "options": {"input_shape": [1, 8, 8]}}))
+    _write_csv(tmp_path / "s.csv", [{"mask_path": "run_a/masks.safetensors", "model": "mlp", "accuracy": 0.5}])
+    collection = collect(tmp_path / "s.csv", ["paths.effective_weights"])
+    assert collection.skipped == []
+    (record,) = collection.records
+    assert (record.dataset, record.input_shape, record.seed) == ("digits", (1, 8, 8), 3)
+    assert record.network["paths.effective_weights"] is not None
+
+
+def test_skipped_reasons_are_grouped_by_reason_with_examples():
+    from sparsegraph.study.collect import summarize_skipped
+
+    skipped = ([{"run": f"row{i}", "reason": "accuracy is nan"} for i in range(2, 4)]
+               + [{"run": f"row{i}", "reason": f"mask file /data/m{i}.safetensors not found"} for i in range(4, 9)])
+    assert summarize_skipped(skipped, examples=2) == [
+        {"reason": "mask file <path> not found", "count": 5, "runs": ["row4", "row5"]},
+        {"reason": "accuracy is nan", "count": 2, "runs": ["row2", "row3"]},
+    ]
 
 
 def test_metrics_at_a_tracked_step(synthetic_study):

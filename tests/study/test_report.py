@@ -94,7 +94,8 @@ def test_cli_analyze_directory_and_bad_inputs(synthetic_study, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2].split()[:5] == ["density", "12", result.stdout.splitlines()[2].split()[2],
                                                         "1", "1"]
-    assert "skipped c_s0.95_seed1: missing run directory" in result.stderr
+    assert "skipped 4 of 18 runs, by reason:" in result.stderr
+    assert "      1  missing run directory  (c_s0.95_seed1)" in result.stderr.splitlines()
     assert (out / "report.md").exists() and not (out / "plots").exists()
 
     bad = tmp_path / "bad.csv"
@@ -130,3 +131,27 @@ def test_without_matplotlib_the_report_says_so_and_the_rest_is_written(synthetic
     assert analysis.plots == [] and not (tmp_path / "out" / "plots").exists()
     assert len(written) == 8
     assert "plots skipped: matplotlib is not installed" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_cli_analyze_csv_without_dataset_column(tmp_path, helpers):
+    rows = []
+    for i in range(6):
+        masks = helpers.random_masks(0.05 + 0.05 * i, seed=i)
+        masks.save(tmp_path / f"m{i}.safetensors")
+        rows.append({"mask_path": f"m{i}.safetensors", "model": "mlp", "accuracy": helpers.accuracy_of(masks),
+                     "method": "ab"[i % 2], "sparsity": round(0.95 - 0.05 * i, 2), "seed": i})
+    with open(tmp_path / "s.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    args = ["study", "analyze", str(tmp_path / "s.csv"), "--metrics", "density", "--bootstrap", "20", "--no-plots",
+            "--format", "json"]
+    refused = CliRunner().invoke(main, args + ["-o", str(tmp_path / "a")])
+    assert refused.exit_code == 3
+    assert "no usable sparse runs (6 skipped: 6 x cannot measure: " in refused.output
+    assert "skipped 6 of 6 runs, by reason:" in refused.stderr
+    for extra in (["--dataset", "digits"], ["--input-shape", "1,8,8"]):
+        result = CliRunner().invoke(main, args + extra + ["-o", str(tmp_path / extra[0][2:])])
+        assert result.exit_code == 0, result.output
+        assert "skipped" not in result.stderr
+        assert json.loads(result.stdout)["counts"]["runs"] == 6

@@ -194,8 +194,16 @@ class CompatEdges:
             else:
                 units.append(Unit(part.layer, spec, t == 0, window))
         for t, unit in enumerate(units):
-            if unit.cropped and not any(u.window is not None for u in units[t + 1:]):
-                raise _fail(unit.name, "a stride-cropped conv must be followed later by a pooled layer")
+            # a first-unit crop is Q1 (cropped pixels are not nodes); later crops misalign (Q3), and the
+            # published code then reads its list of pooled units: it fails on a pooled conv (the window
+            # count no longer matches) and on a conv after the last pooled unit (no entry left)
+            if not unit.cropped or unit.first:
+                continue
+            if unit.window is not None:
+                raise _fail(unit.name, "a stride-cropped conv must not read through a pooling")
+            if not any(u.window is not None for u in units[t + 1:]):
+                raise _fail(unit.name, "a stride-cropped conv after the first layer must be followed later by a "
+                            "pooled layer")
         return units, self._shortcuts(units)
 
     def _window(self, pool, layer: str) -> Window:

@@ -147,9 +147,14 @@ def layer_counts(model: nn.Module, maskable: Any, density: float, options: NpbOp
 
 
 def _progress(total: int, enabled: bool):
+    """A bar on a terminal, plain lines otherwise (:mod:`sparsegraph.utils.progress`); a silent bar if off."""
+    from sparsegraph.utils.progress import progress
+
+    if enabled:
+        return progress(total, "npb", "MILP")
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="npb", unit="MILP", disable=not enabled)
+    return tqdm(total=total, disable=True)
 
 
 def run_npb(model: nn.Module, density: float, data: Any = None, seed: int | None = None, **opts: Any):
@@ -159,7 +164,7 @@ def run_npb(model: nn.Module, density: float, data: Any = None, seed: int | None
     ``npb_init`` (erk | uniform | a generator), ``npb_node_term`` (code | paths), ``npb_placement``
     (magnitude | random), ``npb_refine`` (True), ``npb_time_limit`` (seconds per solve, None), plus
     ``dense_first_layer``, ``dense_classifier``, ``exclude``, ``input_shape``, ``min_per_layer`` (1),
-    ``erk_power_scale``, ``generator``, ``progress`` (tqdm on stderr) and, for a data-driven ``npb_init``,
+    ``erk_power_scale``, ``generator``, ``progress`` (stderr: a bar on a terminal, else lines) and, for a data-driven ``npb_init``,
     its scoring-data options.
 
     Raises:

@@ -48,7 +48,7 @@ from sparsegraph.utils.seed import derive_seed, make_generator, resolve_seed
 # PAGS's own options and defaults (= the paper); every other option goes to the base generator
 PAGS_OPTIONS: dict[str, Any] = {
     "base": None, "population": 1000, "interval": 20, "score": DEFAULT_SCORE, "direction": None, "rule": None,
-    "merge": "layer", "rebalance": False, "perturb": None, "first_mask_data": "samples", "convention": None,
+    "merge": "layer", "rebalance": True, "perturb": None, "first_mask_data": "samples", "convention": None,
     "score_options": None, "workers": 1, "executor": None, "ray_address": None, "run_dir": None,
     "resume": False, "log": None, "progress": False,
 }
@@ -156,13 +156,15 @@ def run_pags(model: nn.Module, density: float, data: Any = None, seed: int | Non
         **opts: ``base`` (generator name, required), ``population`` n (1000), ``interval`` i (20),
             ``score`` (registry metric, ``spectral.full_spectrum``), ``direction`` (max | min; default
             the registry's ``higher_is_better``), ``rule`` (imdb | delta_r | single),
-            ``merge`` (layer | whole), ``rebalance`` (False), ``perturb`` σ (magnitude/synflow bases),
+            ``merge`` (layer | whole), ``rebalance`` (True: the exported mask keeps exactly K weights;
+            False: the layer-wise merge as published, whose count drifts from K), ``perturb`` σ
+            (magnitude/synflow bases),
             ``convention``, ``score_options`` (metric options), ``workers`` (1), ``executor``
             (serial | process | ray; default process for more than one worker), ``ray_address``, ``run_dir`` (snapshots and state), ``resume``,
             ``log`` (a RunLog), ``progress``; every other option goes to the base generator.
 
     Returns:
-        The best (rebalanced when asked) masks; ``weights`` = θ; ``events`` = the logged rows.
+        The best masks (rebalanced to exactly K weights unless ``rebalance=False``); ``weights`` = θ; ``events`` = the logged rows.
     """
     from sparsegraph.training.runlog import RunLog
 
@@ -266,7 +268,9 @@ class PagsRun:
         self._row("pags_layers", layers=layers, drift=best.kept - k, score=best.network)
         outcome = SamplerOutcome(base=self.base, base_score=best.base_network, score=best.network,
                                  samples=population, drift=best.kept - k, layers=layers,
-                                 rebalanced_score=rescored.network if self.own["rebalance"] else None)
+                                 rebalanced_score=rescored.network if self.own["rebalance"] else None,
+                                 rebalanced=bool(self.own["rebalance"]),
+                                 kept=int(sum(int(m.sum()) for m in final.values())), target_kept=k)
         metadata = {"generator": "pags", "base": self.base, "seed": self.seed, "target_density": self.density,
                     "population": population, "score": self.spec.score, "merge": self.spec.merge,
                     "rule": self.spec.rule, "rebalanced": bool(self.own["rebalance"]),
@@ -296,8 +300,6 @@ class PagsRun:
         save_state(self.run_dir, {"best": best.to_state(), "excluded": excluded}, digest)
 
     def _progress(self, total: int, initial: int):
-        if not self.own["progress"]:
-            return None
-        from tqdm import tqdm
+        from sparsegraph.utils.progress import progress
 
-        return tqdm(total=total, initial=initial, desc="pags", unit="mask")
+        return progress(total, "pags", "mask", enabled=bool(self.own["progress"]), initial=initial)
