@@ -42,6 +42,31 @@ def dst_update(masks: Mapping[str, torch.Tensor], weights: Mapping[str, torch.Te
 
     Returns:
         A :class:`~sparsegraph.masks.MaskSet` with the new masks on the masks' devices, same counts per layer.
+
+    Examples:
+        A SET update (random growth) moves weights but keeps every layer's count.
+
+        >>> import torch, sparsegraph as sg
+        >>> _ = torch.manual_seed(0)
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> masks = sg.prune(net, "erk", density=0.5, seed=0)
+        >>> weights = dict(net.named_parameters())
+        >>> new = dst_update(masks, weights, fraction=0.5, growth="random", generator=torch.Generator().manual_seed(0))
+        >>> {n: int(m.sum()) for n, m in masks.items()}, {n: int(m.sum()) for n, m in new.items()}
+        ({'0.weight': 15, '2.weight': 13}, {'0.weight': 15, '2.weight': 13})
+        >>> {n: int((m & ~masks[n]).sum()) for n, m in new.items()}  # newly active positions
+        {'0.weight': 5, '2.weight': 6}
+
+        A RigL update (gradient growth) keeps the counts too, and every newly active weight has a larger
+        |g| than any weight left inactive.
+
+        >>> grads = {n: torch.randn(m.shape) for n, m in masks.items()}
+        >>> new = dst_update(masks, weights, fraction=0.5, growth="gradient", grads=grads, tie_break="index")
+        >>> {n: int(m.sum()) for n, m in new.items()}
+        {'0.weight': 15, '2.weight': 13}
+        >>> g, old, now = grads["0.weight"].abs(), masks["0.weight"], new["0.weight"]
+        >>> bool(g[now & ~old].min() > g[~now].max())
+        True
     """
     from sparsegraph.masks import MaskSet
 
