@@ -38,6 +38,19 @@ def progress_enabled(no_progress: bool) -> bool:
     return not no_progress
 
 
+def model_arg_option() -> Decorator:
+    """``--model-arg KEY=VALUE`` (repeatable; parse with ``parse_options(model_args, "--model-arg")``)."""
+    return click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
+                        help="A constructor argument of the model, e.g. in_chans=1; repeatable.")
+
+
+def leaf_module_option() -> Decorator:
+    """``--leaf-module CLASS`` (repeatable): a class the tracer keeps opaque."""
+    return click.option("--leaf-module", "leaf_modules", multiple=True, metavar="CLASS",
+                        help="Trace this nn.Module class (package.module.Class) as an opaque element-wise block; "
+                             "repeatable.")
+
+
 # "none" stays a string: it is a value of options such as aggregate=none
 _LITERALS = {"true": True, "false": False, "null": None}
 

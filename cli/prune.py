@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from sparsegraph_cli.options import (device_option, format_option, no_progress_option, parse_options, progress_enabled,
-                                     seed_option, training_options, training_settings)
+from sparsegraph_cli.options import (device_option, format_option, leaf_module_option, model_arg_option,
+                                     no_progress_option, parse_options, progress_enabled, seed_option,
+                                     training_options, training_settings)
 from sparsegraph_cli.output import emit, render_json
 
 # ``--track`` without a value (sparsegraph.tracking.DEFAULT_TRACK; not imported here to keep --help light)
@@ -22,10 +23,8 @@ def _metric_list(text: str) -> tuple[str, ...]:
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Start from these weights instead of the seeded initialisation (a torch.nn.utils.prune "
                    "state dict also gives the starting mask).")
-@click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE",
-              help="A constructor argument of the model, e.g. in_chans=1; repeatable.")
-@click.option("--leaf-module", "leaf_modules", multiple=True, metavar="CLASS",
-              help="Trace this nn.Module class (package.module.Class) as an opaque element-wise block; repeatable.")
+@model_arg_option()
+@leaf_module_option()
 @click.option("--num-classes", type=click.IntRange(min=1), default=None, help="Classifier size (default: the dataset's).")
 @click.option("--dataset", required=True, help="Registered dataset (digits, mnist, fashion-mnist, cifar10, cifar100, tinyimagenet).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,

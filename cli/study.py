@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from sparsegraph_cli.options import (device_option, format_option, no_progress_option, parse_shape, training_options,
+from sparsegraph_cli.options import (device_option, format_option, leaf_module_option, model_arg_option,
+                                     no_progress_option, parse_options, parse_shape, training_options,
                                      training_settings)
 from sparsegraph_cli.output import emit, render_json, render_table
 
@@ -34,6 +35,8 @@ def study() -> None:
 @click.option("--dense", is_flag=True, help="Also train the unpruned network per seed (reference for accuracy_drop).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Start every run from these weights instead of the seeded initialisation.")
+@model_arg_option()
+@leaf_module_option()
 @click.option("--num-classes", type=click.IntRange(min=1), default=None, help="Classifier size (default: the dataset's).")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None,
               help="Data root (default $SPARSEGRAPH_DATA, else ./datasets).")
@@ -58,7 +61,8 @@ def study() -> None:
 @click.option("--ray-address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray).")
 @click.option("-o", "--output", "study_dir", required=True, type=click.Path(file_okay=False), help="Study directory.")
 @format_option(("table", "json"), "table")
-def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoint, num_classes, data_root, download,
+def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoint, model_args, leaf_modules,
+                num_classes, data_root, download,
                 score_batches, score_batch_size, option_pairs, track, track_every, recipe, epochs, batch_size, lr,
                 weight_decay, val_split,
                 select_on_test, amp, channels_last, deterministic, data_path, metrics, device, executor, workers,
@@ -69,12 +73,13 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
     command continues a grid. Exit code 1 if any run failed (the others still run).
     """
     from sparsegraph.study.grid import GridSpec, parse_list, run_grid
-    from sparsegraph_cli.measure import parse_options
 
     method_options = {**parse_options(option_pairs),
                       **{k: v for k, v in {"score_batches": score_batches, "score_batch_size": score_batch_size}.items()
                          if v is not None}}
-    settings = {"num_classes": num_classes, "checkpoint": checkpoint, "data_root": data_root, "download": download,
+    settings = {"num_classes": num_classes, "checkpoint": checkpoint,
+                "model_args": parse_options(model_args, "--model-arg"), "leaf_modules": leaf_modules,
+                "data_root": data_root, "download": download,
                 "method_options": method_options, "device": device, "metrics": parse_list(metrics, str, "--metrics"),
                 "track": parse_list(track or "", str, "--track"), "track_every": track_every,
                 **training_settings(recipe, epochs, batch_size, lr, weight_decay, val_split, select_on_test, amp,
@@ -122,6 +127,8 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 @click.option("--input-shape", "input_shape", default=None, metavar="C,H,W",
               help="Input shape of runs or CSV rows that record none (default: the run directory's metrics.json, "
                    "else the dataset's).")
+@model_arg_option()
+@leaf_module_option()
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Bootstrap resamples for the correlation intervals.")
 @click.option("--ci", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True, help="Interval coverage.")
@@ -137,7 +144,8 @@ def run_command(model_spec, dataset, methods, sparsities, seeds, dense, checkpoi
 @format_option(("table", "json"), "table")
 @no_progress_option()
 def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_compute, at_step, dataset, input_shape,
-                    n_boot, ci, folds, plots, plot_metrics, heatmap_metrics, seed, device, out_dir, fmt, no_progress):
+                    model_args, leaf_modules, n_boot, ci, folds, plots, plot_metrics, heatmap_metrics, seed, device,
+                    out_dir, fmt, no_progress):
     """Correlate metrics with accuracy over a study directory or a CSV of masks.
 
     SOURCE is a study directory (from 'study run', or any folder of prune run directories) or a CSV
@@ -156,7 +164,8 @@ def analyze_command(source, metrics, target, dense_accuracy, accuracy_key, no_co
         at_step = int(at_step)
     collection = collect(path, parse_list(metrics, str, "--metrics") if metrics else None, accuracy_key=accuracy_key,
                          compute_missing=not no_compute, device=device,
-                         at_step=at_step, dataset=dataset, input_shape=parse_shape(input_shape))
+                         at_step=at_step, dataset=dataset, input_shape=parse_shape(input_shape),
+                         model_args=parse_options(model_args, "--model-arg"), leaf_modules=leaf_modules)
     if collection.skipped:
         total = len(collection.skipped) + len(collection.records)
         click.echo(f"skipped {len(collection.skipped)} of {total} runs, by reason:", err=True)

@@ -19,7 +19,10 @@ of the run (``derive_seed(seed, "init")``, as ``sparsegraph prune`` does), so we
 see the same weights the run measured. The model is built for the run's input shape: the one its
 ``metrics.json`` records, else its dataset's; a CSV row whose mask lies in a run directory takes the
 dataset, classes and input shape from there, and ``collect(dataset=..., input_shape=...)`` fills in
-rows that say nothing (the zoo model's default shape is the last resort).
+rows that say nothing (the zoo model's default shape is the last resort). The model's constructor
+arguments and the tracer's leaf modules are the run's (``config.json``: ``model_args``,
+``leaf_modules``, as ``sparsegraph prune``/``study run`` record them), else ``collect(model_args=...,
+leaf_modules=...)``.
 
 Runs that cannot be used (unfinished, no accuracy, NaN accuracy, missing mask file, a mask that does
 not fit its model) are listed in :attr:`Collection.skipped` with the reason, never raised.
@@ -63,6 +66,8 @@ class StudyRecord:
         seed: run seed.
         dataset, checkpoint, num_classes, input_shape: how to rebuild the model for missing metrics
             (``input_shape`` None: the dataset's, else the zoo model's default).
+        model_args, leaf_modules: the model's constructor keywords and the classes traced as opaque
+            blocks (``package.module.Class`` names) when it is rebuilt.
         network: metric name -> network-level value (None where undefined or failed).
         layers: metric name -> {layer -> value}.
         layer_densities: parameter name -> kept fraction.
@@ -79,6 +84,8 @@ class StudyRecord:
     checkpoint: str | None = None
     num_classes: int | None = None
     input_shape: tuple[int, ...] | None = None
+    model_args: dict[str, Any] | None = None
+    leaf_modules: tuple[str, ...] = ()
     network: dict[str, float | None] = field(default_factory=dict)
     layers: dict[str, dict[str, float | None]] = field(default_factory=dict)
     layer_densities: dict[str, float] = field(default_factory=dict)
@@ -113,7 +120,8 @@ class Collection:
 def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = None, *,
             accuracy_key: str = "test_at_best_val", compute_missing: bool = True,
             device: str | None = None, at_step: int | str | None = None, dataset: str | None = None,
-            input_shape: Sequence[int] | None = None) -> Collection:
+            input_shape: Sequence[int] | None = None, model_args: dict[str, Any] | None = None,
+            leaf_modules: Iterable[str] = ()) -> Collection:
     """Read a study directory or CSV into records.
 
     Args:
@@ -129,15 +137,23 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
             directories only); None: from ``metrics.json``.
         dataset: the dataset of runs or rows that do not name one (classes and input shape).
         input_shape: the per-sample input shape of runs or rows that do not record one.
+        model_args: constructor keywords of the model of runs or rows that record none.
+        leaf_modules: leaf module classes (``package.module.Class``) of runs or rows that record none.
 
     Raises:
         StudyInputError: the source does not exist, is not a study directory or a readable CSV, or
             the CSV lacks a required column.
         UnknownMetricError: an unknown metric or family name.
+        ModelSpecError: a leaf module class that cannot be imported.
     """
     from sparsegraph.metrics.registry import resolve
+    from sparsegraph.models.loading import resolve_class
 
     path = Path(source)
+    model_args = dict(model_args or {}) or None
+    leaf_modules = tuple(leaf_modules or ())
+    for name in leaf_modules:  # an unknown class fails here, not once per run
+        resolve_class(name, "leaf module")
     if dataset is not None:
         from sparsegraph.data import dataset_info
 
@@ -168,6 +184,8 @@ def collect(source: str | os.PathLike, metrics: str | Iterable[str] | None = Non
         record.dataset = record.dataset or dataset
         if record.input_shape is None and input_shape is not None:
             record.input_shape = tuple(int(s) for s in input_shape)
+        record.model_args = record.model_args or model_args
+        record.leaf_modules = record.leaf_modules or leaf_modules
     if requested:
         records = _fill_missing(records, requested, compute_missing, device, skipped, notes)
     names = requested or _stored_metric_names(records)
@@ -290,7 +308,7 @@ def _from_study_dir(root: Path, accuracy_key: str, at_step: int | str | None = N
             accuracy=accuracy, method=DENSE_METHOD if sparsity == 0.0 else method, sparsity=sparsity,
             seed=summary.get("seed", config.get("seed")), dataset=summary.get("dataset", config.get("dataset")),
             checkpoint=config.get("checkpoint"), num_classes=config.get("num_classes"),
-            layer_densities=_layer_densities(summary.get("layer_densities")))
+            **_model_settings(config), layer_densities=_layer_densities(summary.get("layer_densities")))
         if at_step is None:
             record.input_shape = _read_stored_metrics(record, run_dir / "metrics.json")
         else:
@@ -348,12 +366,21 @@ def _measured_input_shape(document: Any) -> tuple[int, ...] | None:
     return None
 
 
+def _model_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``model_args`` and ``leaf_modules`` a run's ``config.json`` records (malformed values: none)."""
+    model_args, leaves = config.get("model_args"), config.get("leaf_modules")
+    return {"model_args": dict(model_args) if isinstance(model_args, dict) and model_args else None,
+            "leaf_modules": tuple(leaves) if isinstance(leaves, list) and all(isinstance(x, str) for x in leaves)
+            else ()}
+
+
 def _run_dir_hints(mask: Path) -> dict[str, Any]:
     """What the run directory holding ``mask`` says about how to rebuild its model (``{}``: not a run)."""
     config, _ = _read_json(mask.parent / "config.json")
     hints: dict[str, Any] = {}
     if isinstance(config, dict):
         hints = {key: config.get(key) for key in ("dataset", "num_classes", "seed") if config.get(key) is not None}
+        hints.update(_model_settings(config))
     document, _ = _read_json(mask.parent / "metrics.json")
     shape = _measured_input_shape(document)
     if shape is not None:
@@ -436,7 +463,8 @@ def _csv_record(path: Path, run_id: str, row: dict[str, Any]) -> StudyRecord:
                        dataset=row.get("dataset") or hints.get("dataset"),
                        checkpoint=row.get("checkpoint") or None,
                        num_classes=number("num_classes", int) or hints.get("num_classes"),
-                       input_shape=hints.get("input_shape"))
+                       input_shape=hints.get("input_shape"), model_args=hints.get("model_args"),
+                       leaf_modules=hints.get("leaf_modules", ()))
 
 
 def _fill_missing(records: list[StudyRecord], requested: list[str], compute_missing: bool, device: str | None,
@@ -476,10 +504,12 @@ def _mask_layer_densities(masks_path: str) -> dict[str, float]:
 
 def _measure_into(record: StudyRecord, names: list[str], device: str | None) -> None:
     from sparsegraph.metrics import measure
+    from sparsegraph.models.loading import resolve_class
 
     model, input_shape = rebuild_model(record)
+    leaves = [resolve_class(name, "leaf module") for name in record.leaf_modules]
     result = measure(model, record.masks_path, names, input_shape=input_shape, model_spec=record.model,
-                     device=device)
+                     device=device, leaf_modules=leaves or None)
     for row in result.rows:
         _add_row(record, row)
 
@@ -499,5 +529,5 @@ def rebuild_model(record: StudyRecord):
     num_classes = record.num_classes or (info.num_classes if info else 10)
     model = load_model(record.model, num_classes=num_classes, checkpoint=record.checkpoint,
                        seed=derive_seed(record.seed if record.seed is not None else 0, "init"),
-                       input_shape=input_shape)
+                       input_shape=input_shape, **(record.model_args or {}))
     return model, input_shape or getattr(model, "input_shape", None)

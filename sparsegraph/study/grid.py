@@ -61,7 +61,10 @@ class GridSpec:
         seeds: run seeds.
         dense: also run the unpruned network once per seed (reference for ``accuracy_drop``).
         settings: the shared :class:`~sparsegraph.runs.PruneRunConfig` fields (``train_options``,
-            ``recipe``, ``metrics``, ``device``...), everything but method, density and seed.
+            ``recipe``, ``metrics``, ``device``, ``model_args``, ``leaf_modules``...), everything but
+            method, density and seed. ``model_args`` (constructor keywords; empty: None) and
+            ``leaf_modules`` (``package.module.Class`` names, any iterable) reach every run as
+            ``sparsegraph prune --model-arg/--leaf-module`` would pass them.
     """
 
     model: str
@@ -92,6 +95,11 @@ class GridSpec:
         if unknown:
             raise UsageError(f"unknown run setting(s) {', '.join(unknown)}; "
                              f"expected some of: {', '.join(sorted(allowed))}")
+        self.settings = dict(self.settings)
+        if "model_args" in self.settings:
+            self.settings["model_args"] = dict(self.settings["model_args"] or {}) or None
+        if "leaf_modules" in self.settings:
+            self.settings["leaf_modules"] = tuple(self.settings["leaf_modules"] or ())
 
     def runs(self) -> list[GridRun]:
         """Every run of the grid: dense references first, then methods x sparsities x seeds."""
@@ -212,10 +220,13 @@ def run_grid(spec: GridSpec, study_dir: str | os.PathLike, *, executor: str | No
             settings, or an unknown metric name.
     """
     from sparsegraph.metrics.registry import resolve
+    from sparsegraph.models.loading import resolve_class
     from sparsegraph.runs.prune_run import DEFAULT_METRICS
 
     executor = check_executor(executor, workers)
     resolve(spec.settings.get("metrics", DEFAULT_METRICS))  # an unknown metric fails once, before any run
+    for name in spec.settings.get("leaf_modules", ()):  # so does an unknown leaf module class
+        resolve_class(name, "leaf module")
     study = prepare_output_dir(study_dir)
     runs = spec.runs()
     _write_manifest(study, spec, runs)
