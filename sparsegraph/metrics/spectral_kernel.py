@@ -445,7 +445,10 @@ class _LayerWork:
         w_edges = np.bincount(seg_entry[nonzero], minlength=n_groups)
         row_nnz = np.bincount(np.repeat(np.arange(len(rows)), fs[first_row:])[nonzero], minlength=len(rows))
         w_rows = np.bincount(seg_row[row_nnz > 0], minlength=n_groups)
-        w_out = np.bincount(np.unique(keys[nonzero]) // n_right, minlength=n_groups)
+        if nonzero.all():  # no kept weight is exactly 0: W_K reaches the outputs B_K reaches
+            w_out = n_out.copy()
+        else:
+            w_out = np.bincount(np.unique(keys[nonzero]) // n_right, minlength=n_groups)
         if conv == "neurips2023":
             w_valid = valid & (w_edges >= 3 * w_rows) & (w_edges > w_out)
         else:
