@@ -34,6 +34,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -170,6 +171,9 @@ def _csr(rows: Tensor, cols: Tensor, size: tuple[int, int]) -> Tensor:
     crow = torch.zeros(size[0] + 1, dtype=torch.int64, device=rows.device)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=size[0]), 0)
     values = torch.ones(rows.numel(), dtype=torch.float64, device=rows.device)
+    if rows.device.type == "cpu" and rows.numel() < 2**31 and max(size) < 2**31:
+        # int32 indices take MKL's sparse BLAS on the CPU (≈ 20 % of the paths family on ResNet-18)
+        crow, cols = crow.to(torch.int32), cols.to(torch.int32)
     with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(crow, cols, values, size)
@@ -203,15 +207,19 @@ class _LayerOp:
             self.dense = self.mask.to(torch.float64)
 
     def _rolled_indices(self) -> tuple[Tensor, Tensor]:
-        """Row (output) and column (rolled input ``c·kh·kw + r·kw + s``) indices of the kept weights."""
-        idx = self.mask.nonzero()
-        if not self.is_conv:
-            return idx[:, 0], idx[:, 1]
-        info = self.info
-        kh, kw = info.kernel_size
-        per_group_out = self.mask.shape[0] // info.groups
-        channel = (idx[:, 0] // per_group_out) * self.mask.shape[1] + idx[:, 1]
-        return idx[:, 0], (channel * kh + idx[:, 2]) * kw + idx[:, 3]
+        """Row (output) and column (rolled input ``c·kh·kw + r·kw + s``) indices of the kept weights.
+
+        Also keeps :attr:`flat_kept`, the C-order flat positions of the kept weights (row-major, so
+        sorted by row and then rolled column: the order of the CSR values).
+        """
+        self.flat_kept = _flat_nonzero(self.mask)
+        per_row = self.numel // self.mask.shape[0]  # in_features, or C_in/groups·kh·kw
+        rows, local = self.flat_kept // per_row, self.flat_kept % per_row
+        if not self.is_conv or self.info.groups == 1:
+            return rows, local
+        # grouped conv: the rolled column of input channel g·C_in/groups + c is offset by its group g
+        per_group_out = self.mask.shape[0] // self.info.groups
+        return rows, (rows // per_group_out) * per_row + local
 
     def _unfold(self, x: Tensor) -> Tensor:
         info = self.info
@@ -259,8 +267,18 @@ class _LayerOp:
             sampled = torch.sparse.sampled_addmm(self.matrix, b_flat, cols.t(), beta=0.0)
         # the CSR values are in (row, rolled column) order, which is the C order of the mask's nonzeros
         out = torch.zeros_like(self.mask)
-        out[self.mask] = sampled.values() > 0
+        out.view(-1)[self.flat_kept] = sampled.values() > 0
         return out
+
+
+def _flat_nonzero(mask: Tensor) -> Tensor:
+    """C-order flat indices of the True entries of a bool tensor (int64, ascending).
+
+    On the CPU NumPy's ``flatnonzero`` is ≈ 5× faster than ``torch.nonzero`` on these masks.
+    """
+    if mask.device.type == "cpu":
+        return torch.from_numpy(np.flatnonzero(mask.numpy()))
+    return torch.nonzero(mask.reshape(-1)).squeeze(1)
 
 
 def _window_sum_matrix(size: int, out: int, device: torch.device) -> Tensor:

@@ -113,9 +113,9 @@ def _effective_counts(passes: PathPasses | NpbPasses, names: Sequence[str]
     """Effective weights and numel of each layer in ``names``."""
     if isinstance(passes, NpbPasses):
         params = {n: passes.param_of(n) for n in names}
-        return ({n: float(passes.effective[p].sum()) for n, p in params.items()},
+        return ({n: float(torch.count_nonzero(passes.effective[p])) for n, p in params.items()},
                 {n: passes.numel[p] for n, p in params.items()})
-    return {n: float(passes.effective[n].sum()) for n in names}, {n: passes.numel[n] for n in names}
+    return {n: float(torch.count_nonzero(passes.effective[n])) for n in names}, {n: passes.numel[n] for n in names}
 
 
 # -------------------------------------------------------------------------------------------- metrics

@@ -16,8 +16,9 @@ unweighted block: ``σ1 = sqrt(E)``, ``σ2 = 0``; one side of size 1: ``σ1 = ||
 Otherwise, with ``m = min(nL', nR') ≤ 1024``, the matrix is queued as COO entries oriented so that its rows
 are the smaller side; every queued matrix of all layers passed to :func:`prepare` is solved together
 by the array backend of :mod:`~sparsegraph.metrics.spectral_solvers` (one block-diagonal sparse product
-for all Gram matrices, then their top two eigenvalues: LAPACK per matrix on the host, one batched
-``eigvalsh`` per power-of-two bucket on a torch device). The weighted σ pairs form a second such batch,
+for all Gram matrices, then their top two eigenvalues: on the host LAPACK per matrix, or for sides
+≥ ``KRYLOV_MIN`` under ``solver="auto"`` a batched lock-step Lanczos; one batched ``eigvalsh`` per
+power-of-two bucket on a torch device). The weighted σ pairs form a second such batch,
 solved the first time a weighted quantity is read (the ICLR family never needs them); a graph without
 weights copies them from the mask solve. Larger problems run seeded Lanczos (ARPACK on the host, block
 Lanczos on a torch device). The group blocks of one layer are queued without copying: the group rows
@@ -43,7 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 from sparsegraph.errors import MetricError, UsageError
 from sparsegraph.metrics.cache import MetricCache, current_cache
-from sparsegraph.metrics.spectral_solvers import HostBackend, TorchBackend
+from sparsegraph.metrics.spectral_solvers import KRYLOV_MIN, HostBackend, TorchBackend
 
 Backend = HostBackend | TorchBackend
 
@@ -336,7 +337,8 @@ class _SigmaBatch:
         mat, row, col, val, m, n = (np.concatenate([np.asarray(r[k]) for r in self.requests]) for k in range(6))
         mat = mat + np.repeat(offsets[:-1], [len(r[0]) for r in self.requests])
         top = self.backend.gram_top_two(mat.astype(np.int64), row.astype(np.int64), col.astype(np.int64),
-                                        val.astype(np.float64), m.astype(np.int64), n.astype(np.int64))
+                                        val.astype(np.float64), m.astype(np.int64), n.astype(np.int64),
+                                        krylov_min=KRYLOV_MIN if self.solver == "auto" else None)
         for r, lo, hi in zip(self.requests, offsets[:-1], offsets[1:]):
             r[6][r[7]] = top[lo:hi]
         self.requests.clear()
@@ -443,7 +445,10 @@ class _LayerWork:
         w_edges = np.bincount(seg_entry[nonzero], minlength=n_groups)
         row_nnz = np.bincount(np.repeat(np.arange(len(rows)), fs[first_row:])[nonzero], minlength=len(rows))
         w_rows = np.bincount(seg_row[row_nnz > 0], minlength=n_groups)
-        w_out = np.bincount(np.unique(keys[nonzero]) // n_right, minlength=n_groups)
+        if nonzero.all():  # no kept weight is exactly 0: W_K reaches the outputs B_K reaches
+            w_out = n_out.copy()
+        else:
+            w_out = np.bincount(np.unique(keys[nonzero]) // n_right, minlength=n_groups)
         if conv == "neurips2023":
             w_valid = valid & (w_edges >= 3 * w_rows) & (w_edges > w_out)
         else:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sparsegraph.errors import MetricError
+from sparsegraph.utils.sparse_matvec import csr_matvec
 from sparsegraph.utils.threads import serial_kernel
 
 # Graphs and components up to this many nodes get a dense eigvalsh (exact and faster than ARPACK).
@@ -141,7 +142,9 @@ class TopoView:
         from scipy.sparse.linalg import LinearOperator
 
         # L is applied as D·x − A·x: assembling D − A would cost more than the whole solve
-        laplacian = LinearOperator((n, n), matvec=lambda x: degree * x.ravel() - a @ x.ravel(), dtype=np.float64)
+        adjacency = csr_matvec(a)
+        degree = np.asarray(degree, dtype=np.float64).ravel()
+        laplacian = LinearOperator((n, n), matvec=lambda x: degree * x.ravel() - adjacency(x), dtype=np.float64)
         values = _eigsh(laplacian, k=1, which="LA", ncv=min(n, LAPLACIAN_NCV))
         return float(values[-1])
 
@@ -208,7 +211,10 @@ def _lanczos_top_abs(matrix, k: int) -> np.ndarray:
     n = matrix.shape[0]
     # exactly k wanted values: every extra one must converge too, and past t3 the MGE spectrum is a
     # near-continuum (six values cost ~900 steps on ResNet-20, three ~130)
-    values = _eigsh(matrix, k=k, which="LM", ncv=min(n, max(ADJACENCY_NCV, 2 * k + 1)))
+    from scipy.sparse.linalg import LinearOperator
+
+    operator = LinearOperator(matrix.shape, matvec=csr_matvec(matrix), dtype=np.float64)
+    values = _eigsh(operator, k=k, which="LM", ncv=min(n, max(ADJACENCY_NCV, 2 * k + 1)))
     return np.abs(values)
 
 

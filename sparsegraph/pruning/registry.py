@@ -45,6 +45,8 @@ class GeneratorInfo:
         allocation: default layer-scope budgets, ``"uniform"``, ``"er"`` or ``"erk"``.
         min_per_layer: default minimum kept per layer.
         data: None (data-free), ``"labels"`` (labelled batches) or ``"shape"`` (only the input shape).
+        reads_weights: False when ``score`` reads only the parameters' shapes (random keys): it then
+            runs on the caller's model itself, with no scoring copy and no masking between rounds.
         rounds: default number of exponential-schedule rounds (1 = one-shot).
         options: the generator's own options and their defaults.
         prepare: optional ``prepare(model, ctx)`` run once on the scoring copy before the first round.
@@ -60,6 +62,7 @@ class GeneratorInfo:
     allocation: str = "uniform"
     min_per_layer: int = 0
     data: str | None = None
+    reads_weights: bool = True
     rounds: int = 1
     options: Mapping[str, object] = field(default_factory=dict)
     prepare: Callable[[nn.Module, object], None] | None = None

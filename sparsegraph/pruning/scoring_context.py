@@ -60,13 +60,18 @@ def _saved_model_state(model: nn.Module) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def scoring_model(model: nn.Module, *, copy: bool = True) -> Iterator[nn.Module]:
+def scoring_model(model: nn.Module, *, copy: bool = True, untouched: bool = False) -> Iterator[nn.Module]:
     """Yield the model to score on: a deep copy (default) or ``model`` itself, restored on exit.
 
     The yielded model has every ``.grad`` cleared (stale warm-up gradients would leak into GraSP and
-    SynFlow), runs outside autocast, and the global RNG states are restored on exit.
+    SynFlow), runs outside autocast, and the global RNG states are restored on exit. ``untouched``: the
+    scores read only the parameters' shapes (random keys), so ``model`` itself is yielded as it is,
+    with nothing copied, saved or cleared.
     """
     with preserved_global_rng(), contextlib.ExitStack() as stack:
+        if untouched:
+            yield model
+            return
         if copy:
             scoring = copy_module.deepcopy(model)
         else:

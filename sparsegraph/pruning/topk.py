@@ -42,12 +42,13 @@ def topk_mask(scores: torch.Tensor, k: int, *, tie_break: str = "random",
     n = scores.numel()
     # one draw per selection, ties or not; the O(N) permutation is only paid for when ties need it
     tie_seed = int(torch.randint(TIE_SEED_HIGH, (1,), generator=generator)) if tie_break == "random" else None
-    live = int(torch.count_nonzero(scores > float("-inf")))
-    if k > live:
-        raise UsageError(f"cannot keep {k} weights: only {live} are still unpruned")
     if k == 0:
         return torch.zeros(n, dtype=torch.bool, device=scores.device)
-    threshold = kth_largest(scores, k)
+    # a finite k-th largest means at least k entries are > −∞: the live count is only needed to refuse
+    threshold = kth_largest(scores, k) if k <= n else None
+    if threshold is None or threshold == float("-inf"):
+        live = int(torch.count_nonzero(scores > float("-inf")))
+        raise UsageError(f"cannot keep {k} weights: only {live} are still unpruned")
     keep = scores > threshold
     slots = k - int(torch.count_nonzero(keep))
     tied = scores == threshold

@@ -202,3 +202,26 @@ def test_random_masks_match_across_devices(method, h):
     cpu = sg.prune(h.make_resnet(), method, density=0.1, seed=11)
     gpu = sg.prune(h.make_resnet().cuda(), method, density=0.1, seed=11)
     assert all(torch.equal(cpu[n].cpu(), gpu[n].cpu()) for n in cpu)
+
+
+@pytest.mark.parametrize("method", ["random", "erk"])
+def test_weight_free_generators_skip_the_copy_with_the_same_masks(method, h, monkeypatch):
+    # random keys read only shapes: scoring the model itself (no copy, no masking between rounds) gives
+    # the masks that the copied, masked scoring model gives, and leaves the model as it was
+    import dataclasses
+
+    from sparsegraph.pruning import api
+
+    model, batch = h.make_resnet(), h.image_batch()
+    model.train()
+    model(batch[0]).sum().backward()
+    before = h.snapshot(model)
+    fast = sg.prune(model, method, density=0.1, seed=3, rounds=3)
+    h.assert_same_snapshot(before, h.snapshot(model))
+    assert not api.get_generator(method).reads_weights
+    copied = dataclasses.replace(api.get_generator(method), reads_weights=True)
+    monkeypatch.setattr(api, "get_generator", lambda name: copied)
+    slow = sg.pruning.run(model, method, density=0.1, seed=3, rounds=3)
+    assert all(torch.equal(fast[n], slow.masks[n]) for n in fast)
+    assert slow.weights.keys() == model.state_dict().keys()
+    assert sg.prune(model, method, sparsity=0.9, seed=3, rounds=3).fingerprint() == fast.fingerprint()

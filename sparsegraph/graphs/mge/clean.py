@@ -106,7 +106,8 @@ class CleanEdges:
         self.plan = plan
         self.specs = specs
         self.maps = propagate(plan)
-        self.num_nodes = int(plan.offsets[-1])
+        self.offsets = plan.offsets
+        self.num_nodes = int(self.offsets[-1])
 
     def may_merge(self, s: SetPlan) -> bool:
         """Whether set s can repeat a (source, target) pair (overlapping member sets)."""
@@ -126,7 +127,7 @@ class CleanEdges:
 
     def generate(self, s: SetPlan, index: int) -> EdgeArrays:
         """Set s's edges (global ids, canonical order, duplicates merged)."""
-        target = int(self.plan.offsets[s.target])
+        target = int(self.offsets[s.target])
         if s.kind == "identity":
             srcs, dsts = [], []
             for i in s.sources:
@@ -159,13 +160,14 @@ def conv_count(spec: LayerSpec, lengths: np.ndarray) -> int:
     s, p, d = spec.stride, spec.padding, spec.dilation
     Ho = output_size(H, kh, s[0], p[0], d[0])
     Wo = output_size(W, kw, s[1], p[1], d[1])
-    total = 0
+    # reach[j, a, b] = Σ_{y ∈ rows(a), x ∈ cols(b)} grid[j, y, x], as Ry · grid_j · Cxᵀ with 0/1 selectors
+    rows = np.zeros((kh, H), dtype=np.int64)
     for a in range(kh):
         lo_h, hi_h = valid_outputs(H, Ho, a, s[0], p[0], d[0])
-        ys = np.arange(lo_h, hi_h) * s[0] - p[0] + a * d[0]
-        for b in range(kw):
-            lo_w, hi_w = valid_outputs(W, Wo, b, s[1], p[1], d[1])
-            xs = np.arange(lo_w, hi_w) * s[1] - p[1] + b * d[1]
-            reach = grid[:, ys][:, :, xs].sum(axis=(1, 2), dtype=np.int64)
-            total += int((per_input[:, a, b] * reach).sum())
-    return total
+        rows[a, np.arange(lo_h, hi_h) * s[0] - p[0] + a * d[0]] = 1
+    cols = np.zeros((kw, W), dtype=np.int64)
+    for b in range(kw):
+        lo_w, hi_w = valid_outputs(W, Wo, b, s[1], p[1], d[1])
+        cols[b, np.arange(lo_w, hi_w) * s[1] - p[1] + b * d[1]] = 1
+    reach = (rows @ grid.astype(np.int64, copy=False)) @ cols.T
+    return int((per_input * reach).sum())

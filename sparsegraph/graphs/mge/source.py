@@ -78,8 +78,10 @@ def prepare(model: nn.Module, masks: Mapping[str, torch.Tensor] | None, input_sh
                       for k, p in enumerate(structure.partitions)]
         edge_sets, may_merge = [], []
         for i, s in enumerate(structure.sets):
-            srcs = np.unique(np.concatenate([node_partition(partitions, clean.maps[n].indices)
-                                             for n in s.sources]))
+            hit = np.zeros(len(partitions), dtype=bool)  # the partitions holding a member of a source
+            for n in s.sources:
+                hit[node_partition(partitions, clean.maps[n].indices)] = True
+            srcs = np.flatnonzero(hit)
             edge_sets.append(EdgeSet(i, s.name, s.kind, tuple(int(p) for p in srcs), (s.target,), clean.count(s)))
             may_merge.append(clean.may_merge(s))
 

@@ -7,6 +7,7 @@ clean builder and ``compat="mge2024"`` start from it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +38,7 @@ class PartitionPlan:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     @property
     def coords(self) -> str:

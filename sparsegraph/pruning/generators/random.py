@@ -30,11 +30,11 @@ def random_keys(model: nn.Module, ctx: ScoringContext) -> dict[str, torch.Tensor
             for name, p in ctx.params.items()}
 
 
-register_generator("random", random_keys, scope="layer", allocation="uniform", min_per_layer=1,
+register_generator("random", random_keys, scope="layer", allocation="uniform", min_per_layer=1, reads_weights=False,
                    description="uniform positions, k_l ≈ K·N_l/N per layer (seed paper's Random)")
-register_generator("random-global", random_keys, scope="global", min_per_layer=0,
+register_generator("random-global", random_keys, scope="global", min_per_layer=0, reads_weights=False,
                    description="global top-K of i.i.d. random keys (Synaptic-Flow Rand, seed paper's code)")
-register_generator("er", random_keys, scope="layer", allocation="er", min_per_layer=1,
+register_generator("er", random_keys, scope="layer", allocation="er", min_per_layer=1, reads_weights=False,
                    description="Erdős–Rényi budgets (kernel ignored) with dense capping, uniform positions")
-register_generator("erk", random_keys, scope="layer", allocation="erk", min_per_layer=1,
+register_generator("erk", random_keys, scope="layer", allocation="erk", min_per_layer=1, reads_weights=False,
                    description="Erdős–Rényi–Kernel budgets with dense capping, uniform positions")
