@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from sparsegraph.errors import MetricError
 from sparsegraph.utils.memory import check_memory
+from sparsegraph.utils.sparse_matvec import torch_csr
 
 # At or below this density a layer runs as sparse products (metrics.md §8).
 SPARSE_DENSITY = 0.1
@@ -171,12 +172,7 @@ def _csr(rows: Tensor, cols: Tensor, size: tuple[int, int]) -> Tensor:
     crow = torch.zeros(size[0] + 1, dtype=torch.int64, device=rows.device)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=size[0]), 0)
     values = torch.ones(rows.numel(), dtype=torch.float64, device=rows.device)
-    if rows.device.type == "cpu" and rows.numel() < 2**31 and max(size) < 2**31:
-        # int32 indices take MKL's sparse BLAS on the CPU (≈ 20 % of the paths family on ResNet-18)
-        crow, cols = crow.to(torch.int32), cols.to(torch.int32)
-    with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, cols, values, size)
+    return torch_csr(crow, cols, values, size)  # int32 on the CPU: ≈ 20 % of the paths family on ResNet-18
 
 
 def _runs_sparse(info: Any, kept: int, numel: int) -> bool:

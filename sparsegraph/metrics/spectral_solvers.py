@@ -254,8 +254,7 @@ def _lockstep_lanczos(apply, start: np.ndarray, limit: np.ndarray, tol: float, *
         w -= beta_prev[:, None] * q_prev
         beta[j] = np.sqrt(np.einsum("bp,bp->b", w, w))
         k = j + 1
-        last = k == steps
-        if k >= KRYLOV_FIRST_CHECK and ((k - KRYLOV_FIRST_CHECK) % KRYLOV_CHECK_EVERY == 0 or last
+        if k >= KRYLOV_FIRST_CHECK and ((k - KRYLOV_FIRST_CHECK) % KRYLOV_CHECK_EVERY == 0 or k == steps
                                         or bool((limit[~done] == k).any())):
             for b in np.flatnonzero(~done & (limit >= k)):
                 value, vector = eigh_tridiagonal(alpha[:k, b], beta[:k - 1, b], select="i",
@@ -266,7 +265,7 @@ def _lockstep_lanczos(apply, start: np.ndarray, limit: np.ndarray, tol: float, *
                     if keep_vectors:
                         u = vector[:, 0] @ np.stack([v[b] for v in basis])
                         vectors[b] = u / np.linalg.norm(u)
-            if done.all() or bool((done | (limit <= k)).all()):
+            if bool((done | (limit <= k)).all()):
                 break
         scale_q = np.where(beta[j] > 0, beta[j], 1.0)
         q_prev, q, beta_prev = q, w / scale_q[:, None], beta[j]

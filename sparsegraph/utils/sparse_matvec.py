@@ -2,8 +2,9 @@
 
 SciPy's CSR product is a plain C++ loop; torch's CPU CSR ``mv`` (MKL's sparse BLAS where torch ships it,
 int32 indices) is ≈ 1.6–1.9× faster on the Gram stacks of the spectral kernel and the MGE adjacencies
-of the topometrics. Each product is an exact float64 row-wise dot product; only the order of the
-additions inside a row may differ from SciPy's (last-bit differences).
+of the topometrics; :func:`torch_csr` also builds the 0/1 layer operators of the paths passes. Each
+product is an exact float64 row-wise dot product; only the order of the additions inside a row may
+differ from SciPy's (last-bit differences).
 """
 
 from __future__ import annotations
@@ -33,15 +34,27 @@ def csr_matvec(x: sp.csr_array | sp.csr_matrix) -> Callable[[np.ndarray], np.nda
         [3.0, 3.0]
     """
     x = sp.csr_array(x)
-    index = np.int32 if x.nnz < 2**31 and max(x.shape) < 2**31 else np.int64
-    with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
-        warnings.simplefilter("ignore", UserWarning)
-        matrix = torch.sparse_csr_tensor(torch.from_numpy(x.indptr.astype(index)),
-                                         torch.from_numpy(x.indices.astype(index)),
-                                         torch.from_numpy(x.data.astype(np.float64)), size=x.shape)
+    matrix = torch_csr(torch.from_numpy(x.indptr.astype(np.int64)), torch.from_numpy(x.indices.astype(np.int64)),
+                       torch.from_numpy(x.data.astype(np.float64)), x.shape)
 
     def apply(v: np.ndarray) -> np.ndarray:
         vector = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64).reshape(-1))
         return torch.mv(matrix, vector).numpy()
 
     return apply
+
+
+def torch_csr(crow: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A torch CSR tensor; on the CPU with int32 indices when they fit (MKL's sparse BLAS takes those).
+
+    Args:
+        crow: row pointers (length ``size[0] + 1``).
+        cols: column indices, sorted within each row.
+        values: the entries.
+        size: ``(rows, columns)``.
+    """
+    if crow.device.type == "cpu" and values.numel() < 2**31 and max(size) < 2**31:
+        crow, cols = crow.to(torch.int32), cols.to(torch.int32)
+    with warnings.catch_warnings():  # torch warns that CSR support is beta on every construction
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, size)
