@@ -26,3 +26,14 @@ def test_takes_column_vectors_integer_values_and_legacy_matrices():
 
 def test_empty_matrix():
     assert csr_matvec(sp.csr_array((3, 4)))(np.ones(4)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_torch_csr_takes_int32_indices_on_the_cpu_and_keeps_the_matrix():
+    import torch
+
+    from sparsegraph.utils.sparse_matvec import torch_csr
+
+    crow, cols = torch.tensor([0, 2, 3]), torch.tensor([0, 2, 1])
+    x = torch_csr(crow, cols, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), (2, 3))
+    assert x.crow_indices().dtype == torch.int32 and x.col_indices().dtype == torch.int32
+    assert x.to_dense().tolist() == [[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]]
